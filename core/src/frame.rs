@@ -1,0 +1,221 @@
+//! The tunnel frame codec (PROTOCOL.md §5).
+//!
+//! A frame is text: `type` or `type:body`, split at the **first** colon only.
+//! Client → server: `message:{"type":T,"content":C}`, `ping`, `close`.
+//! Server → client: `message:{...}`, `pong`, `timeout:N` (N seconds), `close`.
+
+use std::borrow::Cow;
+
+/// Frame type `message`: a JSON `{type, content}` body follows the colon.
+pub const MESSAGE: &str = "message";
+/// Frame type `ping`: client heartbeat.
+pub const PING: &str = "ping";
+/// Frame type `pong`: server answer to `ping`.
+pub const PONG: &str = "pong";
+/// Frame type `timeout`: the server sets the heartbeat interval to N seconds.
+pub const TIMEOUT: &str = "timeout";
+/// Frame type `close`: either side ends the tunnel.
+pub const CLOSE: &str = "close";
+
+/// Prefix of an encoded message frame, up to and including the colon.
+pub const MESSAGE_PREFIX: &str = "message:";
+
+/// Event names the SDK itself emits; a server message with one of these types is
+/// delivered as `@type`.
+pub const RESERVED_EVENTS: [&str; 5] = ["connect", "close", "reconnecting", "reconnect", "error"];
+
+/// Longest frame type the codec knows; a longer head cannot be a known type.
+pub const MAX_HEAD_LEN: usize = 7;
+
+/// Heartbeat intervals accepted from a `timeout:N` frame, in milliseconds.
+pub const MIN_HEARTBEAT_MS: u64 = 1_000;
+/// Upper bound of a `timeout:N` interval (one hour).
+pub const MAX_HEARTBEAT_MS: u64 = 3_600_000;
+
+/// What kind of frame a head (the text before the first colon) names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameKind {
+    /// `message:{json}`.
+    Message,
+    /// `ping`.
+    Ping,
+    /// `pong`.
+    Pong,
+    /// `timeout:N`.
+    Timeout,
+    /// `close`.
+    Close,
+    /// Anything else: ignored by the client.
+    Unknown,
+}
+
+impl FrameKind {
+    /// Classifies a frame head (the text before the first colon, or the whole frame).
+    pub fn from_head(head: &str) -> FrameKind {
+        match head {
+            MESSAGE => FrameKind::Message,
+            PING => FrameKind::Ping,
+            PONG => FrameKind::Pong,
+            TIMEOUT => FrameKind::Timeout,
+            CLOSE => FrameKind::Close,
+            _ => FrameKind::Unknown,
+        }
+    }
+
+    /// The frame type as written on the wire (`""` for unknown frames).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FrameKind::Message => MESSAGE,
+            FrameKind::Ping => PING,
+            FrameKind::Pong => PONG,
+            FrameKind::Timeout => TIMEOUT,
+            FrameKind::Close => CLOSE,
+            FrameKind::Unknown => "",
+        }
+    }
+}
+
+/// A decoded frame, borrowing its body from the text.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Frame<'a> {
+    /// `message:` and its JSON body (not yet parsed).
+    Message(&'a str),
+    /// `ping`.
+    Ping,
+    /// `pong`.
+    Pong,
+    /// `timeout:N`: the heartbeat interval in milliseconds, `None` when N is not a usable number.
+    Timeout(Option<u64>),
+    /// `close`.
+    Close,
+    /// A frame of another type; the head is kept for logging.
+    Unknown(&'a str),
+}
+
+/// Splits a frame at its first colon: `(head, body)`.
+pub fn split(text: &str) -> (&str, Option<&str>) {
+    match text.find(':') {
+        Some(i) => (&text[..i], Some(&text[i + 1..])),
+        None => (text, None),
+    }
+}
+
+/// Decodes a text frame. Never fails: unknown heads become [`Frame::Unknown`].
+pub fn parse(text: &str) -> Frame<'_> {
+    let (head, body) = split(text);
+    match FrameKind::from_head(head) {
+        FrameKind::Message => Frame::Message(body.unwrap_or("")),
+        FrameKind::Ping => Frame::Ping,
+        FrameKind::Pong => Frame::Pong,
+        FrameKind::Timeout => Frame::Timeout(body.and_then(parse_timeout)),
+        FrameKind::Close => Frame::Close,
+        FrameKind::Unknown => Frame::Unknown(head),
+    }
+}
+
+/// Parses the body of `timeout:N` (seconds, integer or decimal, optionally a JSON
+/// string) into a heartbeat interval in milliseconds, clamped to
+/// [`MIN_HEARTBEAT_MS`, `MAX_HEARTBEAT_MS`]. `None` for anything that is not a
+/// positive finite number.
+pub fn parse_timeout(body: &str) -> Option<u64> {
+    let t = body.trim();
+    let t = t
+        .strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .unwrap_or(t)
+        .trim();
+    if t.is_empty() || t.len() > 32 {
+        return None;
+    }
+    let secs: f64 = t.parse().ok()?;
+    if !secs.is_finite() || secs <= 0.0 {
+        return None;
+    }
+    let ms = (secs * 1000.0).round();
+    Some((ms as u64).clamp(MIN_HEARTBEAT_MS, MAX_HEARTBEAT_MS))
+}
+
+/// Encodes a message frame from the JSON text of `{"type":T,"content":C}`.
+pub fn encode_message(json: &str) -> String {
+    let mut s = String::with_capacity(MESSAGE_PREFIX.len() + json.len());
+    s.push_str(MESSAGE_PREFIX);
+    s.push_str(json);
+    s
+}
+
+/// Encodes a `timeout:N` frame for an interval given in seconds (server side).
+pub fn encode_timeout(secs: u64) -> String {
+    format!("{TIMEOUT}:{secs}")
+}
+
+/// Whether an event name is one the SDK emits itself.
+pub fn is_reserved(name: &str) -> bool {
+    RESERVED_EVENTS.contains(&name)
+}
+
+/// The event name under which a server message of type `server_type` is delivered:
+/// the type itself, or `@type` when it clashes with a reserved event.
+pub fn event_name(server_type: &str) -> Cow<'_, str> {
+    if is_reserved(server_type) {
+        Cow::Owned(format!("@{server_type}"))
+    } else {
+        Cow::Borrowed(server_type)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_at_first_colon_only() {
+        assert_eq!(
+            parse(r#"message:{"type":"a:b","content":"x:y"}"#),
+            Frame::Message(r#"{"type":"a:b","content":"x:y"}"#)
+        );
+        assert_eq!(split("a:b:c"), ("a", Some("b:c")));
+        assert_eq!(split("pong"), ("pong", None));
+    }
+
+    #[test]
+    fn known_and_unknown_heads() {
+        assert_eq!(parse("pong"), Frame::Pong);
+        assert_eq!(parse("ping"), Frame::Ping);
+        assert_eq!(parse("close"), Frame::Close);
+        assert_eq!(parse("close:whatever"), Frame::Close);
+        assert_eq!(parse("hello:1"), Frame::Unknown("hello"));
+        assert_eq!(parse(""), Frame::Unknown(""));
+        assert_eq!(parse("message"), Frame::Message(""));
+    }
+
+    #[test]
+    fn timeout_bodies() {
+        assert_eq!(parse("timeout:15"), Frame::Timeout(Some(15_000)));
+        assert_eq!(parse("timeout:2.5"), Frame::Timeout(Some(2_500)));
+        assert_eq!(parse("timeout:\"30\""), Frame::Timeout(Some(30_000)));
+        assert_eq!(parse("timeout:0"), Frame::Timeout(None));
+        assert_eq!(parse("timeout:-3"), Frame::Timeout(None));
+        assert_eq!(parse("timeout:abc"), Frame::Timeout(None));
+        assert_eq!(parse("timeout:NaN"), Frame::Timeout(None));
+        assert_eq!(parse("timeout:inf"), Frame::Timeout(None));
+        assert_eq!(parse("timeout"), Frame::Timeout(None));
+        assert_eq!(parse("timeout:0.01"), Frame::Timeout(Some(MIN_HEARTBEAT_MS)));
+        assert_eq!(parse("timeout:999999999"), Frame::Timeout(Some(MAX_HEARTBEAT_MS)));
+    }
+
+    #[test]
+    fn escapes_reserved_event_names() {
+        for name in RESERVED_EVENTS {
+            assert_eq!(event_name(name), format!("@{name}"));
+        }
+        assert_eq!(event_name("speak"), "speak");
+        assert_eq!(event_name("@connect"), "@connect");
+        assert_eq!(event_name("*"), "*");
+    }
+
+    #[test]
+    fn encodes_message_frames() {
+        assert_eq!(encode_message(r#"{"type":"t"}"#), r#"message:{"type":"t"}"#);
+        assert_eq!(encode_timeout(10), "timeout:10");
+    }
+}

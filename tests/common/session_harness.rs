@@ -1,0 +1,1 @@
+//! Session test harness (filled by the session work).

@@ -1,0 +1,1 @@
+//! Tunnel test harness (filled by the tunnel work).
