@@ -1,0 +1,203 @@
+//! The driver state shared by the session and tunnel bindings, and the effect pump.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+
+use wafer_core::session::{self, SessionService};
+use wafer_core::tunnel::{self, Tunnel};
+use wafer_core::Millis;
+use wasm_bindgen::JsValue;
+
+use crate::js;
+
+/// Timer slot of the session service; tunnels use their id (≥ 1).
+pub const SESSION_SLOT: u32 = 0;
+/// Op ids the driver allocates itself (tunnel URL requests) start here; the shim's
+/// user ops count up from 1 and never reach it.
+const INTERNAL_OP_BASE: u32 = 0x8000_0000;
+
+/// Who waits for a session request.
+#[derive(Clone, Copy)]
+pub enum Route {
+    /// A user `request()` call: answer through `op_done` / `op_fail`.
+    User,
+    /// The service-URL request of a tunnel's connection attempt.
+    TunnelUrl { tid: u32, attempt: u32 },
+}
+
+/// A session request in flight.
+pub struct Pending {
+    /// The `wx.request` options to send (the caller's, or the tunnel's GET).
+    pub options: JsValue,
+    /// Where the result goes.
+    pub route: Route,
+}
+
+/// One tunnel and its armed timer.
+pub struct TunnelSlot {
+    /// The state machine.
+    pub machine: Tunnel<JsValue, JsValue>,
+    /// `serviceUrl`.
+    pub service_url: String,
+    /// The deadline the host timer is armed for.
+    pub armed: Option<Millis>,
+}
+
+/// Something the host must do, in order.
+pub enum Effect {
+    /// An output of the session service.
+    Session(session::Output<JsValue>),
+    /// An output of tunnel `tid`.
+    Tunnel(u32, tunnel::Output<JsValue, JsValue>),
+}
+
+/// All state of this wasm instance (one per loaded copy of the SDK).
+pub struct Driver {
+    /// The session service.
+    pub session: SessionService<JsValue>,
+    /// The deadline the session timer is armed for.
+    pub session_armed: Option<Millis>,
+    /// Session requests in flight, by op id.
+    pub pending: HashMap<u32, Pending>,
+    /// Tunnels by id.
+    pub tunnels: HashMap<u32, TunnelSlot>,
+    /// Last tunnel id handed out.
+    pub last_tid: u32,
+    /// Last internal op id handed out.
+    pub last_internal_op: u32,
+    /// Effects not yet performed.
+    pub effects: VecDeque<Effect>,
+    /// Whether the stored session was read from storage.
+    pub restored: bool,
+}
+
+impl Driver {
+    fn new() -> Self {
+        Driver {
+            session: SessionService::new(),
+            session_armed: None,
+            pending: HashMap::new(),
+            tunnels: HashMap::new(),
+            last_tid: 0,
+            last_internal_op: INTERNAL_OP_BASE,
+            effects: VecDeque::new(),
+            restored: false,
+        }
+    }
+
+    /// Moves every pending session output to the effect FIFO.
+    pub fn drain_session(&mut self) {
+        while let Some(out) = self.session.poll_output() {
+            self.effects.push_back(Effect::Session(out));
+        }
+    }
+
+    /// Moves every pending output of tunnel `tid` to the effect FIFO.
+    pub fn drain_tunnel(&mut self, tid: u32) {
+        if let Some(slot) = self.tunnels.get_mut(&tid) {
+            while let Some(out) = slot.machine.poll_output() {
+                self.effects.push_back(Effect::Tunnel(tid, out));
+            }
+        }
+    }
+
+    /// A fresh internal op id.
+    pub fn internal_op(&mut self) -> u32 {
+        self.last_internal_op = self.last_internal_op.wrapping_add(1).max(INTERNAL_OP_BASE + 1);
+        self.last_internal_op
+    }
+
+    /// Re-arms the host timers whose deadline changed.
+    fn rearm(&mut self, now: Millis) -> Vec<(u32, f64)> {
+        let mut changes = Vec::new();
+        let next = self.session.poll_timeout();
+        if next != self.session_armed {
+            self.session_armed = next;
+            changes.push((SESSION_SLOT, delay(next, now)));
+        }
+        for (tid, slot) in self.tunnels.iter_mut() {
+            let next = slot.machine.poll_timeout();
+            if next != slot.armed {
+                slot.armed = next;
+                changes.push((*tid, delay(next, now)));
+            }
+        }
+        changes
+    }
+}
+
+fn delay(deadline: Option<Millis>, now: Millis) -> f64 {
+    match deadline {
+        Some(at) => at.saturating_sub(now) as f64,
+        None => -1.0,
+    }
+}
+
+thread_local! {
+    static DRIVER: RefCell<Driver> = RefCell::new(Driver::new());
+}
+
+/// The host clock in milliseconds.
+pub fn now() -> Millis {
+    let t = js::now();
+    if t.is_finite() && t > 0.0 {
+        t as Millis
+    } else {
+        0
+    }
+}
+
+/// Runs `f` on the driver state. `None` only if called while the state is borrowed,
+/// which the pump design rules out (no JS runs inside `f`).
+pub fn with<R>(f: impl FnOnce(&mut Driver) -> R) -> Option<R> {
+    DRIVER.with(|d| d.try_borrow_mut().ok().map(|mut d| f(&mut d)))
+}
+
+/// Feeds one input (inside `f`), then performs every effect and re-arms the timers.
+pub fn input<R>(f: impl FnOnce(&mut Driver, Millis) -> R) -> Option<R> {
+    let now = now();
+    let r = with(|d| {
+        if !d.restored {
+            d.restored = true;
+            crate::session::restore(d);
+        }
+        f(d, now)
+    })?;
+    pump();
+    Some(r)
+}
+
+/// Performs queued effects until none is left, then re-arms timers.
+pub fn pump() {
+    loop {
+        let Some(effect) = with(|d| d.effects.pop_front()).flatten() else {
+            break;
+        };
+        match effect {
+            Effect::Session(out) => crate::session::perform(out),
+            Effect::Tunnel(tid, out) => crate::tunnel::perform(tid, out),
+        }
+    }
+    let now = now();
+    if let Some(changes) = with(|d| d.rearm(now)) {
+        for (slot, delay) in changes {
+            js::set_timer(slot, delay);
+        }
+    }
+}
+
+/// A timer armed by the driver fired.
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn on_timer(slot: u32) {
+    input(|d, now| {
+        if slot == SESSION_SLOT {
+            d.session_armed = None;
+            d.session.handle_timeout(now);
+            d.drain_session();
+        } else if let Some(t) = d.tunnels.get_mut(&slot) {
+            t.armed = None;
+            t.machine.handle_timeout(now);
+            d.drain_tunnel(slot);
+        }
+    });
+}

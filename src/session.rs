@@ -1,0 +1,354 @@
+//! Bindings of the session service: `setLoginUrl`, `login`, `loginWithCode`,
+//! `request`, `clearSession`, `buildSessionHeader`, `Session.get/set/clear`.
+
+use wafer_core::session::{
+    Error, ErrorKind, FlowId, LoginMode, LoginOptions, LoginResponse, OpId, Output, RequestResponse,
+    StoredSession, UserDetail, MAGIC_ID, SESSION_KEY,
+};
+use wafer_core::Millis;
+use wasm_bindgen::prelude::*;
+
+use crate::driver::{self, Driver, Pending, Route};
+use crate::js;
+
+/// Reads the stored session (v1 `{id, skey, userInfo}` or a v2 `data` object) into the core.
+pub fn restore(d: &mut Driver) {
+    if let Some(s) = parse_stored(&js::storage_get(SESSION_KEY)) {
+        d.session.restore(s);
+    }
+}
+
+fn parse_stored(v: &JsValue) -> Option<StoredSession<JsValue>> {
+    let skey = js::get_string(v, "skey").filter(|s| !s.is_empty())?;
+    let mut user_info = js::get(v, "userInfo");
+    if user_info.is_undefined() {
+        user_info = js::get(v, "userinfo");
+    }
+    Some(StoredSession {
+        id: js::get_string(v, "id").filter(|s| !s.is_empty()),
+        skey,
+        user_info: (!user_info.is_undefined()).then_some(user_info),
+        stored: Some(v.clone()),
+    })
+}
+
+fn header_object(pairs: &[(&'static str, String)]) -> JsValue {
+    let obj = js::object();
+    for (k, v) in pairs {
+        js::set(&obj, k, &JsValue::from_str(v));
+    }
+    obj
+}
+
+/// The JS object stored for a session.
+fn stored_value(s: &StoredSession<JsValue>) -> JsValue {
+    if let Some(v) = &s.stored {
+        return v.clone();
+    }
+    let obj = js::object();
+    if let Some(id) = &s.id {
+        js::set(&obj, "id", &JsValue::from_str(id));
+    }
+    js::set(&obj, "skey", &JsValue::from_str(&s.skey));
+    if let Some(u) = &s.user_info {
+        js::set(&obj, "userInfo", u);
+    }
+    obj
+}
+
+/// Errors that belong to the request itself (the others come from its login).
+fn is_request_error(kind: ErrorKind) -> bool {
+    matches!(kind, ErrorKind::InvalidSession | ErrorKind::CheckLoginFailed | ErrorKind::RequestFailed)
+}
+
+fn fail(op: u32, request: bool, e: &Error<JsValue>) {
+    let detail = e.detail.clone().unwrap_or(JsValue::UNDEFINED);
+    js::op_fail(op, request, e.kind.type_str(), &e.message, &detail);
+}
+
+/// A `LoginError` / `RequestError` shaped value for places with no callback (tunnel details).
+pub fn error_value(e: &Error<JsValue>) -> JsValue {
+    let err: JsValue = js_sys::Error::new(&e.message).into();
+    js::set(&err, "type", &JsValue::from_str(e.kind.type_str()));
+    if let Some(d) = &e.detail {
+        js::set(&err, "detail", d);
+    }
+    err
+}
+
+/// Performs one session output.
+pub fn perform(out: Output<JsValue>) {
+    match out {
+        Output::CheckSession { flow } => js::wx_check_session(flow.0),
+        Output::WxLogin { flow } => js::wx_login(flow.0),
+        Output::GetUserInfo { flow } => js::wx_get_user_info(flow.0),
+        Output::LoginRequest { flow, url, method, headers, data } => {
+            let data = data.unwrap_or(JsValue::UNDEFINED);
+            js::wx_request_login(flow.0, &url, &method, &header_object(&headers), &data);
+        }
+        Output::StoreSession(s) => js::storage_set(SESSION_KEY, &stored_value(&s)),
+        Output::RemoveSession => js::storage_remove(SESSION_KEY),
+        Output::LoginDone { op, result } => match result {
+            Ok(user_info) => js::op_done(op.0, &user_info.unwrap_or(JsValue::UNDEFINED)),
+            Err(e) => fail(op.0, false, &e),
+        },
+        Output::Send { op, attempt, headers } => {
+            let options = driver::with(|d| d.pending.get(&op.0).map(|p| p.options.clone())).flatten();
+            if let Some(options) = options {
+                js::wx_request(op.0, attempt, &options, &header_object(&headers));
+            }
+        }
+        Output::RequestDone { op, result } => {
+            let route = driver::with(|d| d.pending.remove(&op.0).map(|p| p.route)).flatten();
+            match route {
+                Some(Route::User) | None => match result {
+                    Ok(res) => js::op_done(op.0, &res),
+                    Err(e) => fail(op.0, is_request_error(e.kind), &e),
+                },
+                Some(Route::TunnelUrl { tid, attempt }) => crate::tunnel::url_answered(tid, attempt, result),
+            }
+        }
+    }
+}
+
+fn invalid(message: &str) -> Error<JsValue> {
+    Error { kind: ErrorKind::InvalidParams, message: message.to_owned(), detail: None }
+}
+
+/// Reads the login-related options of a `login` / `request` call.
+pub fn login_options(options: &JsValue, code_only: bool) -> LoginOptions<JsValue> {
+    let data = js::get(options, "data");
+    let detail_obj = {
+        let d = js::get(options, "detail");
+        if d.is_object() { d } else { options.clone() }
+    };
+    let user_info = js::get(&detail_obj, "userInfo");
+    let mode = if code_only || js::truthy(&js::get(options, "codeOnly")) {
+        LoginMode::CodeOnly
+    } else if user_info.is_object() {
+        LoginMode::Detail(UserDetail {
+            user_info: Some(user_info),
+            encrypted_data: js::get_string(&detail_obj, "encryptedData"),
+            iv: js::get_string(&detail_obj, "iv"),
+        })
+    } else {
+        LoginMode::GetUserInfo
+    };
+    let timeout = js::get_number(options, "timeout").filter(|t| *t > 0.0).map(|t| t.min(86_400_000.0) as Millis);
+    LoginOptions {
+        login_url: js::get_string(options, "loginUrl").filter(|s| !s.is_empty()),
+        method: js::get_string(options, "method"),
+        data: (!data.is_undefined()).then_some(data),
+        mode,
+        timeout,
+    }
+}
+
+/// `setLoginUrl(url)`: `false` when `url` is not a non-empty string.
+#[wasm_bindgen]
+pub fn session_set_login_url(url: JsValue) -> bool {
+    match url.as_string().filter(|s| !s.is_empty()) {
+        Some(url) => driver::input(|d, _| d.session.set_login_url(url)).is_some(),
+        None => false,
+    }
+}
+
+/// `login(options)` / `loginWithCode(options)` for the shim's op `op`.
+#[wasm_bindgen]
+pub fn session_login(op: u32, options: JsValue, code_only: bool) {
+    if !(options.is_undefined() || options.is_object()) {
+        fail(op, false, &invalid("登录参数错误：options 必须是对象"));
+        return;
+    }
+    let opts = login_options(&options, code_only);
+    driver::input(|d, now| {
+        d.session.login(now, OpId(op), opts);
+        d.drain_session();
+    });
+}
+
+/// Checks a request's options; the message of the `ERR_INVALID_PARAMS` error otherwise.
+fn check_request(options: &JsValue) -> Result<(), &'static str> {
+    if !options.is_object() || js_sys::Array::is_array(options) {
+        return Err("请求参数错误：options 必须是对象");
+    }
+    match js::get(options, "url").as_string() {
+        Some(u) if !u.trim().is_empty() => {}
+        _ => return Err("请求参数错误：缺少 url"),
+    }
+    let header = js::get(options, "header");
+    if header.is_object() {
+        let keys = js_sys::Object::keys(&js_sys::Object::from(header));
+        for k in keys.iter() {
+            if k.as_string().is_some_and(|k| k.eq_ignore_ascii_case("referer")) {
+                return Err("请求参数错误：不能设置 Referer 请求头");
+            }
+        }
+    } else if !header.is_undefined() && !header.is_null() {
+        return Err("请求参数错误：header 必须是对象");
+    }
+    Ok(())
+}
+
+/// `request(options)` for the shim's op `op`.
+#[wasm_bindgen]
+pub fn session_request(op: u32, options: JsValue) {
+    if let Err(message) = check_request(&options) {
+        fail(op, true, &invalid(message));
+        return;
+    }
+    let login = js::truthy(&js::get(&options, "login"));
+    let opts = login_options(&options, false);
+    driver::input(|d, now| {
+        d.pending.insert(op, Pending { options, route: Route::User });
+        d.session.request(now, OpId(op), login, opts);
+        d.drain_session();
+    });
+}
+
+/// `clearSession()` / `Session.clear()`.
+#[wasm_bindgen]
+pub fn session_clear() {
+    driver::input(|d, _| d.session.clear_session());
+    js::storage_remove(SESSION_KEY);
+}
+
+/// `buildSessionHeader()`: `{X-WX-Id, X-WX-Skey}` (v2: `{X-WX-Skey}`) or `{}`.
+#[wasm_bindgen]
+pub fn session_header() -> JsValue {
+    let pairs = driver::input(|d, _| d.session.session_headers()).unwrap_or_default();
+    header_object(&pairs)
+}
+
+/// `Session.get()`: the stored session object, or `null`.
+#[wasm_bindgen]
+pub fn session_get() -> JsValue {
+    driver::input(|d, _| d.session.session().map(stored_value))
+        .flatten()
+        .unwrap_or(JsValue::NULL)
+}
+
+/// `Session.set(session)`: `false` when it has no string `skey`.
+#[wasm_bindgen]
+pub fn session_set(value: JsValue) -> bool {
+    let Some(s) = parse_stored(&value) else {
+        return false;
+    };
+    driver::input(|d, _| d.session.set_session(s));
+    js::storage_set(SESSION_KEY, &value);
+    true
+}
+
+/// `wx.checkSession` answered.
+#[wasm_bindgen]
+pub fn on_check_session(flow: u32, ok: bool) {
+    driver::input(|d, now| {
+        d.session.handle_check_session(now, FlowId(flow), ok);
+        d.drain_session();
+    });
+}
+
+/// `wx.login` answered: `res.code` on success, the wx error otherwise.
+#[wasm_bindgen]
+pub fn on_wx_login(flow: u32, ok: bool, res: JsValue) {
+    let result = match js::get_string(&res, "code").filter(|c| ok && !c.is_empty()) {
+        Some(code) => Ok(code),
+        None => Err(res),
+    };
+    driver::input(|d, now| {
+        d.session.handle_wx_login(now, FlowId(flow), result);
+        d.drain_session();
+    });
+}
+
+/// `wx.getUserInfo` answered.
+#[wasm_bindgen]
+pub fn on_user_info(flow: u32, ok: bool, res: JsValue) {
+    let result = if ok && res.is_object() {
+        let user_info = js::get(&res, "userInfo");
+        Ok(UserDetail {
+            user_info: (!user_info.is_undefined()).then_some(user_info),
+            encrypted_data: js::get_string(&res, "encryptedData"),
+            iv: js::get_string(&res, "iv"),
+        })
+    } else {
+        Err(res)
+    };
+    driver::input(|d, now| {
+        d.session.handle_user_info(now, FlowId(flow), result);
+        d.drain_session();
+    });
+}
+
+/// The response body as an object to inspect: the parsed `data`, or `data` parsed from
+/// a JSON text body; `undefined` otherwise.
+fn body_of(res: &JsValue) -> JsValue {
+    let data = js::get(res, "data");
+    if data.is_object() {
+        return data;
+    }
+    if let Some(text) = data.as_string() {
+        if text.trim_start().starts_with('{') && text.len() <= 1 << 20 {
+            if let Ok(v) = js::json_parse(&data) {
+                return v;
+            }
+        }
+    }
+    JsValue::UNDEFINED
+}
+
+/// `wx.request` of a login flow answered.
+#[wasm_bindgen]
+pub fn on_login_response(flow: u32, ok: bool, res: JsValue) {
+    let result = if ok {
+        let body = body_of(&res);
+        let session = js::get(&body, "session");
+        let data = js::get(&body, "data");
+        let mut v2_user = js::get(&data, "userinfo");
+        if v2_user.is_undefined() {
+            v2_user = js::get(&data, "userInfo");
+        }
+        Ok(LoginResponse {
+            status: js::get_number(&res, "statusCode"),
+            magic: js::truthy(&js::get(&body, MAGIC_ID)),
+            session_id: js::get_string(&session, "id"),
+            session_skey: js::get_string(&session, "skey"),
+            error: js::get_string(&body, "error"),
+            message: js::get_string(&body, "message"),
+            code: js::get_number(&body, "code"),
+            v2_skey: js::get_string(&data, "skey"),
+            v2_user_info: (!v2_user.is_undefined()).then_some(v2_user),
+            v2_data: data.is_object().then_some(data),
+            raw: res,
+        })
+    } else {
+        Err(res)
+    };
+    driver::input(|d, now| {
+        d.session.handle_login_response(now, FlowId(flow), result);
+        d.drain_session();
+    });
+}
+
+/// `wx.request` of a session request answered.
+#[wasm_bindgen]
+pub fn on_request_response(op: u32, attempt: u32, ok: bool, res: JsValue) {
+    let result = if ok {
+        let body = body_of(&res);
+        let magic = js::truthy(&js::get(&body, MAGIC_ID));
+        Ok(RequestResponse {
+            status: js::get_number(&res, "statusCode"),
+            magic,
+            error: if magic { js::get_string(&body, "error") } else { None },
+            message: if magic { js::get_string(&body, "message") } else { None },
+            code: js::get_number(&body, "code"),
+            raw: res,
+        })
+    } else {
+        Err(res)
+    };
+    driver::input(|d, now| {
+        d.session.handle_request_response(now, OpId(op), attempt, result);
+        d.drain_session();
+    });
+}
