@@ -41,7 +41,7 @@ fn absent_user_data_headers_are_left_out() {
     let options = LoginOptions { method: Some(String::new()), ..opts() };
     h.login(1, options);
     h.wx_login(0, Ok("c"));
-    let detail = UserDetail { user_info: None, encrypted_data: None, iv: Some(String::new()) };
+    let detail = UserDetail { user_info: None, encrypted_data: Some(String::new()), iv: Some(String::new()) };
     assert_eq!(
         h.user_info(0, Ok(detail)),
         vec![Output::LoginRequest {

@@ -622,7 +622,8 @@ impl<V: Clone> SessionService<V> {
             stage: if check_first { Stage::CheckSession } else { Stage::WxLogin },
             waiters: vec![waiter],
         });
-        self.outputs.push_back(if check_first { Output::CheckSession { flow: id } } else { Output::WxLogin { flow: id } });
+        let first = if check_first { Output::CheckSession { flow: id } } else { Output::WxLogin { flow: id } };
+        self.outputs.push_back(first);
         Ok(())
     }
 
