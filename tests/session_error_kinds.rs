@@ -1,4 +1,6 @@
 //! The `ERR_*` keys and `.type` values of PROTOCOL.md §1, plus `ERR_REQUEST_FAILED`.
+mod common;
+
 use wafer_core::session::ErrorKind;
 
 #[test]
