@@ -1,11 +1,25 @@
 //! The session service state machine: login (single-flight, with a deadline), session
 //! requests with re-login and retry (PROTOCOL.md §3–4, v1 and v2 servers).
 //!
-//! SPEC FOR THE IMPLEMENTER (keep the public API below; fill in the bodies, add private
-//! items freely; remove this paragraph when done).
-//!
 //! `V` is an opaque host value the core never inspects (user info, wx error details,
 //! raw responses, request data): a `JsValue` in the driver, anything `Clone` in tests.
+//!
+//! How it runs:
+//!
+//! - At most one login flow runs at a time (`CheckSession` → `WxLogin` → `GetUserInfo`
+//!   → `LoginRequest`). A `login` call, a `request(login: true)` without a session, and a
+//!   request re-logging in after an invalid session all *join* the running flow and get
+//!   its result; each waits until its own deadline (`ERR_LOGIN_TIMEOUT`). A flow left
+//!   with no waiter is abandoned: late answers for it change nothing.
+//! - Every session change bumps a generation counter. A server verdict on a session
+//!   (magic-id body, v2 `code: -1`, HTTP 401) clears the session only if it is still the
+//!   one the request was sent with; a request sent with an older session is simply
+//!   retried with the current one, so concurrent failures share one re-login.
+//! - Answers for unknown, finished or superseded flows and requests are ignored.
+//! - The driver allocates `OpId`s, unique among pending calls; a `request` whose id is
+//!   still pending is refused with `ERR_INVALID_PARAMS`.
+
+use std::collections::{BTreeMap, VecDeque};
 
 use crate::Millis;
 
@@ -45,6 +59,9 @@ pub enum ErrorKind {
     InvalidSession,
     /// `ERR_CHECK_LOGIN_FAILED`.
     CheckLoginFailed,
+    /// `ERR_REQUEST_FAILED`: a session request failed on the network (added by this SDK;
+    /// the original handed the bare wx error to `fail`).
+    RequestFailed,
 }
 
 impl ErrorKind {
@@ -60,6 +77,9 @@ impl ErrorKind {
         ErrorKind::CheckLoginFailed,
     ];
 
+    /// Kinds this SDK adds beyond the protocol's eight (exported on the module object too).
+    pub const EXTENSIONS: [ErrorKind; 1] = [ErrorKind::RequestFailed];
+
     /// The export key on the module object (`ERR_…`).
     pub fn key(self) -> &'static str {
         match self {
@@ -71,6 +91,7 @@ impl ErrorKind {
             ErrorKind::LoginMissingSession => "ERR_LOGIN_SESSION_NOT_RECEIVED",
             ErrorKind::InvalidSession => "ERR_INVALID_SESSION",
             ErrorKind::CheckLoginFailed => "ERR_CHECK_LOGIN_FAILED",
+            ErrorKind::RequestFailed => "ERR_REQUEST_FAILED",
         }
     }
 
@@ -227,90 +248,275 @@ pub enum Output<V> {
     RequestDone { op: OpId, result: Result<V, Error<V>> },
 }
 
+// Texts of the errors. Those of the original SDK (wafer-client-sdk 0.8, lib/login.js and
+// lib/request.js) are copied verbatim; the others are ours.
+const MSG_NO_LOGIN_URL: &str = "登录错误：缺少登录地址，请通过 setLoginUrl() 方法设置登录地址";
+const MSG_WX_LOGIN_FAILED: &str = "微信登录失败，请检查网络状态";
+const MSG_WX_GET_USER_INFO: &str = "获取微信用户信息失败，请检查网络状态";
+const MSG_LOGIN_FAILED: &str = "登录失败，可能是网络错误或者服务器发生异常";
+const MSG_LOGIN_TIMEOUT: &str = "登录超时，请检查网络状态后重试";
+const MSG_SESSION_EXPIRED: &str = "登录态已过期";
+const MSG_REQUEST_FAILED: &str = "请求失败，可能是网络错误或者服务器发生异常";
+const MSG_DUPLICATE_OP: &str = "参数错误：该请求编号仍在处理中，不能重复使用";
+const MSG_UNKNOWN: &str = "未知错误";
+/// The `error` a Wafer server writes for an invalid or expired session.
+const SERVER_ERR_INVALID_SESSION: &str = "ERR_INVALID_SESSION";
+
+impl<V> Error<V> {
+    fn new(kind: ErrorKind, message: impl Into<String>, detail: Option<V>) -> Self {
+        Error { kind, message: message.into(), detail }
+    }
+}
+
+/// Who waits for a login flow.
+#[derive(Clone, Copy, Debug)]
+enum Caller {
+    /// A `login` / `loginWithCode` call: gets `LoginDone`.
+    Login(OpId),
+    /// A `request` that needs a session first: gets `Send` or `RequestDone`.
+    Request(OpId),
+}
+
+/// One caller waiting for the running flow, until its own deadline.
+#[derive(Debug)]
+struct Waiter {
+    caller: Caller,
+    deadline: Millis,
+}
+
+/// Where a login flow stands: the answer it waits for.
+enum Stage<V> {
+    /// `wx.checkSession` is running.
+    CheckSession,
+    /// `wx.login` is running.
+    WxLogin,
+    /// `wx.getUserInfo` is running, with the code of `wx.login`.
+    GetUserInfo { code: String },
+    /// The login request is running; `user_info` becomes the session's user info (v1).
+    LoginRequest { user_info: Option<V> },
+}
+
+/// The one running login flow.
+struct Flow<V> {
+    id: FlowId,
+    url: String,
+    method: String,
+    data: Option<V>,
+    mode: LoginMode<V>,
+    stage: Stage<V>,
+    /// In the order they joined; never empty while the flow is stored.
+    waiters: Vec<Waiter>,
+}
+
+/// Where a pending `request` stands.
+#[derive(Clone, Copy, Debug)]
+enum Phase {
+    /// Waits for the running login flow.
+    AwaitingLogin,
+    /// `Send` was output with the session of this generation; waits for the answer.
+    Sent { generation: u64 },
+}
+
+/// A `request` call not finished yet.
+struct PendingRequest<V> {
+    attempt: u32,
+    phase: Phase,
+    login_options: LoginOptions<V>,
+}
+
 /// The session service.
 pub struct SessionService<V> {
-    _todo: std::marker::PhantomData<V>,
+    login_url: Option<String>,
+    session: Option<StoredSession<V>>,
+    /// Bumped on every change of `session`.
+    generation: u64,
+    flow: Option<Flow<V>>,
+    next_flow: u32,
+    requests: BTreeMap<OpId, PendingRequest<V>>,
+    outputs: VecDeque<Output<V>>,
 }
 
 impl<V: Clone> SessionService<V> {
     /// A service with no login URL and no session.
     pub fn new() -> Self {
-        todo!()
+        SessionService {
+            login_url: None,
+            session: None,
+            generation: 0,
+            flow: None,
+            next_flow: 0,
+            requests: BTreeMap::new(),
+            outputs: VecDeque::new(),
+        }
     }
 
     /// `setLoginUrl(url)`.
     pub fn set_login_url(&mut self, url: String) {
-        let _ = url;
-        todo!()
+        self.login_url = if url.is_empty() { None } else { Some(url) };
     }
 
     /// The login URL set by `setLoginUrl`.
     pub fn login_url(&self) -> Option<&str> {
-        todo!()
+        self.login_url.as_deref()
     }
 
     /// The session in memory (the driver restores it from storage with `restore`).
     pub fn session(&self) -> Option<&StoredSession<V>> {
-        todo!()
+        self.session.as_ref()
     }
 
     /// Loads a session read from storage at start-up (no output).
     pub fn restore(&mut self, session: StoredSession<V>) {
-        let _ = session;
-        todo!()
+        self.replace_session(Some(session));
     }
 
     /// `Session.set` / a session written by the page: store and use it.
     pub fn set_session(&mut self, session: StoredSession<V>) {
-        let _ = session;
-        todo!()
+        self.replace_session(Some(session));
     }
 
     /// `clearSession()`.
     pub fn clear_session(&mut self) {
-        todo!()
+        self.replace_session(None);
     }
 
     /// `buildSessionHeader()`: `[(X-WX-Id, id), (X-WX-Skey, skey)]` (v2: skey only), or empty.
     pub fn session_headers(&self) -> Vec<(&'static str, String)> {
-        todo!()
+        match &self.session {
+            Some(StoredSession { id: Some(id), skey, .. }) => {
+                vec![(HEADER_ID, id.clone()), (HEADER_SKEY, skey.clone())]
+            }
+            Some(StoredSession { id: None, skey, .. }) => vec![(HEADER_SKEY, skey.clone())],
+            None => Vec::new(),
+        }
     }
 
     /// `login(options)` / `loginWithCode(options)` (mode `CodeOnly`).
     pub fn login(&mut self, now: Millis, op: OpId, options: LoginOptions<V>) {
-        let _ = (now, op, options);
-        todo!()
+        if let Err(error) = self.join_login(now, Caller::Login(op), &options) {
+            self.outputs.push_back(Output::LoginDone { op, result: Err(error) });
+        }
     }
 
     /// `request(options)`: `login` is `options.login`; `login_options` is used when a
     /// login is needed (the page's `loginUrl`, etc.).
     pub fn request(&mut self, now: Millis, op: OpId, login: bool, login_options: LoginOptions<V>) {
-        let _ = (now, op, login, login_options);
-        todo!()
+        if self.requests.contains_key(&op) {
+            let error = Error::new(ErrorKind::InvalidParams, MSG_DUPLICATE_OP, None);
+            self.outputs.push_back(Output::RequestDone { op, result: Err(error) });
+            return;
+        }
+        self.requests.insert(op, PendingRequest { attempt: 0, phase: Phase::AwaitingLogin, login_options });
+        if login && self.session.is_none() {
+            self.await_login(now, op);
+        } else {
+            self.send(op);
+        }
     }
 
     /// Answer to `CheckSession`.
     pub fn handle_check_session(&mut self, now: Millis, flow: FlowId, ok: bool) {
-        let _ = (now, flow, ok);
-        todo!()
+        let _ = now;
+        if self.flow_at(flow, |stage| matches!(stage, Stage::CheckSession)).is_none() {
+            return;
+        }
+        if ok {
+            if let Some(session) = &self.session {
+                let user_info = session.user_info.clone();
+                self.finish_flow(Ok(user_info));
+                return;
+            }
+            // The session went away while wx.checkSession ran: a fresh login is needed.
+        } else if self.session.is_some() {
+            self.replace_session(None);
+            self.outputs.push_back(Output::RemoveSession);
+        }
+        if let Some(running) = &mut self.flow {
+            running.stage = Stage::WxLogin;
+        }
+        self.outputs.push_back(Output::WxLogin { flow });
     }
 
     /// Answer to `WxLogin`: the code, or the wx error.
     pub fn handle_wx_login(&mut self, now: Millis, flow: FlowId, result: Result<String, V>) {
-        let _ = (now, flow, result);
-        todo!()
+        let _ = now;
+        let Some(running) = self.flow_at(flow, |stage| matches!(stage, Stage::WxLogin)) else {
+            return;
+        };
+        let code = match result {
+            Ok(code) => code,
+            Err(detail) => {
+                let error = Error::new(ErrorKind::WxLoginFailed, MSG_WX_LOGIN_FAILED, Some(detail));
+                self.finish_flow(Err(error));
+                return;
+            }
+        };
+        match &running.mode {
+            LoginMode::GetUserInfo => {
+                running.stage = Stage::GetUserInfo { code };
+                let id = running.id;
+                self.outputs.push_back(Output::GetUserInfo { flow: id });
+            }
+            LoginMode::Detail(detail) => {
+                let detail = detail.clone();
+                self.send_login_request(code, detail);
+            }
+            LoginMode::CodeOnly => {
+                let detail = UserDetail { user_info: None, encrypted_data: None, iv: None };
+                self.send_login_request(code, detail);
+            }
+        }
     }
 
     /// Answer to `GetUserInfo`.
     pub fn handle_user_info(&mut self, now: Millis, flow: FlowId, result: Result<UserDetail<V>, V>) {
-        let _ = (now, flow, result);
-        todo!()
+        let _ = now;
+        let Some(running) = self.flow_at(flow, |stage| matches!(stage, Stage::GetUserInfo { .. })) else {
+            return;
+        };
+        let code = match &mut running.stage {
+            Stage::GetUserInfo { code } => std::mem::take(code),
+            // Unreachable: `flow_at` checked the stage.
+            _ => return,
+        };
+        match result {
+            Ok(detail) => self.send_login_request(code, detail),
+            Err(detail) => {
+                let error = Error::new(ErrorKind::WxGetUserInfo, MSG_WX_GET_USER_INFO, Some(detail));
+                self.finish_flow(Err(error));
+            }
+        }
     }
 
     /// Answer to `LoginRequest`: the response summary, or the network failure.
     pub fn handle_login_response(&mut self, now: Millis, flow: FlowId, result: Result<LoginResponse<V>, V>) {
-        let _ = (now, flow, result);
-        todo!()
+        let _ = now;
+        let Some(running) = self.flow_at(flow, |stage| matches!(stage, Stage::LoginRequest { .. })) else {
+            return;
+        };
+        let user_info = match &mut running.stage {
+            Stage::LoginRequest { user_info } => user_info.take(),
+            // Unreachable: `flow_at` checked the stage.
+            _ => return,
+        };
+        let url = running.url.clone();
+        let response = match result {
+            Ok(response) => response,
+            Err(detail) => {
+                let error = Error::new(ErrorKind::LoginFailed, MSG_LOGIN_FAILED, Some(detail));
+                self.finish_flow(Err(error));
+                return;
+            }
+        };
+        match classify_login_response(response, user_info, &url) {
+            Ok(session) => {
+                let user_info = session.user_info.clone();
+                self.replace_session(Some(session.clone()));
+                self.outputs.push_back(Output::StoreSession(session));
+                self.finish_flow(Ok(user_info));
+            }
+            Err(error) => self.finish_flow(Err(error)),
+        }
     }
 
     /// Answer to `Send`: the response summary, or the network failure.
@@ -321,24 +527,214 @@ impl<V: Clone> SessionService<V> {
         attempt: u32,
         result: Result<RequestResponse<V>, V>,
     ) {
-        let _ = (now, op, attempt, result);
-        todo!()
+        let generation = match self.requests.get(&op) {
+            Some(PendingRequest { attempt: current, phase: Phase::Sent { generation }, .. })
+                if *current == attempt =>
+            {
+                *generation
+            }
+            // Unknown op, a superseded attempt, or a request waiting for a login: stale.
+            _ => return,
+        };
+        let response = match result {
+            Ok(response) => response,
+            Err(detail) => {
+                let error = Error::new(ErrorKind::RequestFailed, MSG_REQUEST_FAILED, Some(detail));
+                self.finish_request(op, Err(error));
+                return;
+            }
+        };
+        if response.magic {
+            self.drop_session_of(generation);
+            if response.error.as_deref() == Some(SERVER_ERR_INVALID_SESSION) {
+                self.on_invalid_session(now, op, attempt, response.raw);
+            } else {
+                let message = format!(
+                    "鉴权服务器检查登录态发生错误({})：{}",
+                    non_empty(response.error.as_deref()).unwrap_or("OTHER"),
+                    non_empty(response.message.as_deref()).unwrap_or(MSG_UNKNOWN),
+                );
+                let error = Error::new(ErrorKind::CheckLoginFailed, message, Some(response.raw));
+                self.finish_request(op, Err(error));
+            }
+        } else if response.code == Some(-1.0) || response.status == Some(401.0) {
+            self.drop_session_of(generation);
+            self.on_invalid_session(now, op, attempt, response.raw);
+        } else {
+            self.finish_request(op, Ok(response.raw));
+        }
     }
 
     /// The timer armed for `poll_timeout()` fired.
     pub fn handle_timeout(&mut self, now: Millis) {
-        let _ = now;
-        todo!()
+        let Some(flow) = &mut self.flow else {
+            return;
+        };
+        let (mut expired, waiting): (Vec<Waiter>, Vec<Waiter>) =
+            std::mem::take(&mut flow.waiters).into_iter().partition(|w| w.deadline <= now);
+        flow.waiters = waiting;
+        if flow.waiters.is_empty() {
+            // Nobody waits any more: abandon the flow; its late answers are ignored.
+            self.flow = None;
+        }
+        // Stable: equal deadlines keep the order of joining.
+        expired.sort_by_key(|w| w.deadline);
+        for waiter in expired {
+            let error = Error::new(ErrorKind::LoginTimeout, MSG_LOGIN_TIMEOUT, None);
+            self.complete(waiter.caller, Err(error));
+        }
     }
 
     /// Next output, in order.
     pub fn poll_output(&mut self) -> Option<Output<V>> {
-        todo!()
+        self.outputs.pop_front()
     }
 
     /// The earliest deadline, if any.
     pub fn poll_timeout(&self) -> Option<Millis> {
-        todo!()
+        self.flow.as_ref().and_then(|flow| flow.waiters.iter().map(|w| w.deadline).min())
+    }
+
+    /// Adds `caller` to the running flow, or starts one. Fails when there is no login URL.
+    fn join_login(&mut self, now: Millis, caller: Caller, options: &LoginOptions<V>) -> Result<(), Error<V>> {
+        let Some(url) = non_empty(options.login_url.as_deref()).or(self.login_url.as_deref()) else {
+            return Err(Error::new(ErrorKind::InvalidParams, MSG_NO_LOGIN_URL, None));
+        };
+        let deadline = now.saturating_add(options.timeout.unwrap_or(DEFAULT_LOGIN_TIMEOUT));
+        let waiter = Waiter { caller, deadline };
+        if let Some(flow) = &mut self.flow {
+            flow.waiters.push(waiter);
+            return Ok(());
+        }
+        let id = FlowId(self.next_flow);
+        self.next_flow = self.next_flow.wrapping_add(1);
+        let check_first = self.session.is_some() && !matches!(options.mode, LoginMode::Detail(_));
+        let method = match non_empty(options.method.as_deref()) {
+            Some(method) => method.to_ascii_uppercase(),
+            None => "GET".to_owned(),
+        };
+        self.flow = Some(Flow {
+            id,
+            url: url.to_owned(),
+            method,
+            data: options.data.clone(),
+            mode: options.mode.clone(),
+            stage: if check_first { Stage::CheckSession } else { Stage::WxLogin },
+            waiters: vec![waiter],
+        });
+        let first = if check_first { Output::CheckSession { flow: id } } else { Output::WxLogin { flow: id } };
+        self.outputs.push_back(first);
+        Ok(())
+    }
+
+    /// The running flow if it is `flow` and at a stage `at` accepts; `None` for a stale answer.
+    fn flow_at(&mut self, flow: FlowId, at: impl Fn(&Stage<V>) -> bool) -> Option<&mut Flow<V>> {
+        self.flow.as_mut().filter(|running| running.id == flow && at(&running.stage))
+    }
+
+    /// Moves the running flow to its login request and outputs it.
+    fn send_login_request(&mut self, code: String, detail: UserDetail<V>) {
+        let Some(flow) = &mut self.flow else {
+            return;
+        };
+        let mut headers = vec![(HEADER_CODE, code)];
+        if let Some(data) = detail.encrypted_data.filter(|s| !s.is_empty()) {
+            headers.push((HEADER_ENCRYPTED_DATA, data));
+        }
+        if let Some(iv) = detail.iv.filter(|s| !s.is_empty()) {
+            headers.push((HEADER_IV, iv));
+        }
+        flow.stage = Stage::LoginRequest { user_info: detail.user_info };
+        let output = Output::LoginRequest {
+            flow: flow.id,
+            url: flow.url.clone(),
+            method: flow.method.clone(),
+            headers,
+            data: flow.data.clone(),
+        };
+        self.outputs.push_back(output);
+    }
+
+    /// Ends the running flow: every waiter, in the order of joining, gets `result`.
+    fn finish_flow(&mut self, result: Result<Option<V>, Error<V>>) {
+        let Some(flow) = self.flow.take() else {
+            return;
+        };
+        for waiter in flow.waiters {
+            self.complete(waiter.caller, result.clone());
+        }
+    }
+
+    /// Hands a login result to one caller.
+    fn complete(&mut self, caller: Caller, result: Result<Option<V>, Error<V>>) {
+        match (caller, result) {
+            (Caller::Login(op), result) => self.outputs.push_back(Output::LoginDone { op, result }),
+            (Caller::Request(op), Ok(_)) => self.send(op),
+            (Caller::Request(op), Err(error)) => self.finish_request(op, Err(error)),
+        }
+    }
+
+    /// Outputs `Send` for a pending request with the current session headers.
+    fn send(&mut self, op: OpId) {
+        let headers = self.session_headers();
+        let generation = self.generation;
+        let Some(request) = self.requests.get_mut(&op) else {
+            return;
+        };
+        request.phase = Phase::Sent { generation };
+        let attempt = request.attempt;
+        self.outputs.push_back(Output::Send { op, attempt, headers });
+    }
+
+    /// Makes a pending request wait for a login (joining or starting the flow).
+    fn await_login(&mut self, now: Millis, op: OpId) {
+        let Some(request) = self.requests.get_mut(&op) else {
+            return;
+        };
+        request.phase = Phase::AwaitingLogin;
+        let options = request.login_options.clone();
+        if let Err(error) = self.join_login(now, Caller::Request(op), &options) {
+            self.finish_request(op, Err(error));
+        }
+    }
+
+    /// The server said the session of a request is invalid: retry once after a login.
+    fn on_invalid_session(&mut self, now: Millis, op: OpId, attempt: u32, raw: V) {
+        if attempt >= 1 {
+            let error = Error::new(ErrorKind::InvalidSession, MSG_SESSION_EXPIRED, Some(raw));
+            self.finish_request(op, Err(error));
+            return;
+        }
+        let Some(request) = self.requests.get_mut(&op) else {
+            return;
+        };
+        request.attempt = attempt.saturating_add(1);
+        if self.session.is_some() {
+            // A newer session replaced the one this request was sent with: use it.
+            self.send(op);
+        } else {
+            self.await_login(now, op);
+        }
+    }
+
+    /// Clears the session if it is still the one of `generation` (a server verdict on it).
+    fn drop_session_of(&mut self, generation: u64) {
+        if generation == self.generation && self.session.is_some() {
+            self.replace_session(None);
+            self.outputs.push_back(Output::RemoveSession);
+        }
+    }
+
+    /// Removes a pending request and outputs its `RequestDone`.
+    fn finish_request(&mut self, op: OpId, result: Result<V, Error<V>>) {
+        if self.requests.remove(&op).is_some() {
+            self.outputs.push_back(Output::RequestDone { op, result });
+        }
+    }
+
+    fn replace_session(&mut self, session: Option<StoredSession<V>>) {
+        self.session = session;
+        self.generation = self.generation.wrapping_add(1);
     }
 }
 
@@ -346,4 +742,39 @@ impl<V: Clone> Default for SessionService<V> {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// Reads a login response: the session to store, or the error (PROTOCOL.md §3 step 5).
+fn classify_login_response<V>(
+    response: LoginResponse<V>,
+    user_info: Option<V>,
+    url: &str,
+) -> Result<StoredSession<V>, Error<V>> {
+    let LoginResponse { magic, session_id, session_skey, error, message, code, v2_skey, v2_user_info, v2_data, raw, .. } =
+        response;
+    if magic {
+        if let (Some(id), Some(skey)) = (session_id, session_skey) {
+            return Ok(StoredSession { id: Some(id), skey, user_info, stored: None });
+        }
+    }
+    if code == Some(0.0) {
+        if let Some(skey) = v2_skey {
+            return Ok(StoredSession { id: None, skey, user_info: v2_user_info, stored: v2_data });
+        }
+    }
+    let text = if magic {
+        format!(
+            "登录失败({})：{}",
+            non_empty(error.as_deref()).unwrap_or("OTHER"),
+            non_empty(message.as_deref()).unwrap_or(MSG_UNKNOWN),
+        )
+    } else {
+        format!("登录请求没有包含会话响应，请确保服务器处理 `{url}` 的时候正确使用了 SDK 输出登录结果")
+    };
+    Err(Error::new(ErrorKind::LoginMissingSession, text, Some(raw)))
+}
+
+/// `Some(s)` unless `s` is absent or empty.
+fn non_empty(s: Option<&str>) -> Option<&str> {
+    s.filter(|s| !s.is_empty())
 }
