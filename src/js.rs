@@ -72,16 +72,16 @@ extern "C" {
 
     /// `"message:"`, the prefix of a message frame.
     #[wasm_bindgen(thread_local_v2, static_string)]
-    pub static MESSAGE_PREFIX: JsValue = "message:";
+    pub static MESSAGE_PREFIX: js_sys::JsString = "message:";
     /// `":"`.
     #[wasm_bindgen(thread_local_v2, static_string)]
-    pub static COLON: JsValue = ":";
+    pub static COLON: js_sys::JsString = ":";
     /// `"type"`.
     #[wasm_bindgen(thread_local_v2, static_string)]
-    pub static TYPE: JsValue = "type";
+    pub static TYPE: js_sys::JsString = "type";
     /// `"content"`.
     #[wasm_bindgen(thread_local_v2, static_string)]
-    pub static CONTENT: JsValue = "content";
+    pub static CONTENT: js_sys::JsString = "content";
 }
 
 /// `obj[key]` for a plain string key; `undefined` when `obj` is not an object or the

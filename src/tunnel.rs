@@ -2,7 +2,7 @@
 //! socket events, and the inbound message hot path (frames stay JS strings; only the
 //! frame head and the message type are looked at).
 
-use wafer_core::frame::{self, Frame, FrameKind};
+use wafer_core::frame::{self, Frame};
 use wafer_core::session::{Error, LoginOptions, LoginMode, OpId};
 use wafer_core::tunnel::{
     socket_url_from_response, Backoff, ConnId, Event, Outbound, Output, TunnelConfig, TunnelError, TunnelStatus,
@@ -14,8 +14,6 @@ use crate::js::{self, Text};
 
 /// Message of the exception thrown by `new Tunnel()` while another tunnel is open.
 const ONE_TUNNEL: &str = "当前有未关闭的信道，请先关闭之前的信道，再打开新信道";
-/// Error code of a listener that threw (reported to the `error` listeners).
-pub const ERR_LISTENER: u32 = 5001;
 
 fn config_from(options: &JsValue) -> TunnelConfig {
     let mut c = TunnelConfig::default();
