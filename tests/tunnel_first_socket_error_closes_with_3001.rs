@@ -12,10 +12,7 @@ fn first_socket_error_closes_with_3001() {
     h.open();
     let conn = h.answer_url();
     h.socket_error(conn, "boom");
-    assert_eq!(
-        h.take(),
-        vec![close_socket(conn), error(TunnelError::SocketError, Some("boom"))]
-    );
+    assert_eq!(h.take(), vec![close_socket(conn), error(TunnelError::SocketError, Some("boom"))]);
     assert_eq!(h.status(), TunnelStatus::Closed);
     assert_eq!(h.tunnel.poll_timeout(), None);
     assert!(!h.tunnel.is_current(conn));

@@ -28,10 +28,7 @@ fn default_config_waits_1_to_5_seconds_then_gives_up() {
         failed_at = h.now;
     }
     assert_eq!(waits, vec![1000, 2000, 3000, 4000, 5000]);
-    assert_eq!(
-        h.take(),
-        vec![event(Event::Close), error(TunnelError::Reconnect, Some("down"))]
-    );
+    assert_eq!(h.take(), vec![event(Event::Close), error(TunnelError::Reconnect, Some("down"))]);
     assert_eq!(h.status(), TunnelStatus::Closed);
 }
 

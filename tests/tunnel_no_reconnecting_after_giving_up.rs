@@ -24,11 +24,7 @@ fn nothing_follows_giving_up() {
     h.url_err(a2, "504");
     assert_eq!(
         h.take(),
-        vec![
-            unsent(&["queued"]),
-            event(Event::Close),
-            error(TunnelError::Reconnect, Some("504")),
-        ]
+        vec![unsent(&["queued"]), event(Event::Close), error(TunnelError::Reconnect, Some("504")),]
     );
     assert_eq!(h.status(), TunnelStatus::Closed);
     assert_eq!(h.tunnel.poll_timeout(), None);

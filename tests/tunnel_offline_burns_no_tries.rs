@@ -27,10 +27,7 @@ fn tries_wait_while_offline() {
     h.advance(2000);
     let attempt = h.expect_request_url();
     h.url_err(attempt, "second");
-    assert_eq!(
-        h.take(),
-        vec![event(Event::Close), error(TunnelError::Reconnect, Some("second"))]
-    );
+    assert_eq!(h.take(), vec![event(Event::Close), error(TunnelError::Reconnect, Some("second"))]);
 }
 
 #[test]

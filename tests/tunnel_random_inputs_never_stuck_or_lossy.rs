@@ -85,7 +85,10 @@ impl Model {
         for out in outs {
             if closed_event {
                 assert!(
-                    matches!(out, Output::Event(Event::Error { error: TunnelError::Reconnect, .. })),
+                    matches!(
+                        out,
+                        Output::Event(Event::Error { error: TunnelError::Reconnect, .. })
+                    ),
                     "{ctx}: {out:?} after the close event in {outs:?}"
                 );
             }
@@ -147,7 +150,11 @@ fn random_config(rng: &mut Rng) -> TunnelConfig {
     let backoff = if rng.chance(50) {
         Backoff::Linear { step: rng.below(3000) }
     } else {
-        Backoff::Exponential { base: rng.below(2000), cap: rng.below(10_000), jitter: rng.chance(50) }
+        Backoff::Exponential {
+            base: rng.below(2000),
+            cap: rng.below(10_000),
+            jitter: rng.chance(50),
+        }
     };
     TunnelConfig {
         max_reconnect_tries: rng.below(5) as u32,
@@ -228,7 +235,7 @@ fn step(rng: &mut Rng, h: &mut TunnelHarness, m: &mut Model) -> String {
         10 => {
             let conn = some_conn(rng, m);
             let text = match rng.below(8) {
-                0 | 1 | 2 => "pong".to_string(),
+                0..=2 => "pong".to_string(),
                 3 => format!("timeout:{}", rng.below(30)),
                 4 => "timeout:x".into(),
                 5 => "close".into(),

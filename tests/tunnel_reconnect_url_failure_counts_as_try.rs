@@ -22,8 +22,5 @@ fn url_failures_use_up_the_tries() {
     let a2 = h.expect_request_url();
     assert_ne!(a1, a2, "a new URL for every try");
     h.url_err(a2, "503");
-    assert_eq!(
-        h.take(),
-        vec![event(Event::Close), error(TunnelError::Reconnect, Some("503"))]
-    );
+    assert_eq!(h.take(), vec![event(Event::Close), error(TunnelError::Reconnect, Some("503"))]);
 }

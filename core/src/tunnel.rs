@@ -175,7 +175,6 @@ pub enum Output<P, D> {
     Event(Event<P, D>),
 }
 
-
 /// Seed used when the configured one is zero (xorshift64 must not start at zero).
 const FALLBACK_SEED: u64 = 0x9E37_79B9_7F4A_7C15;
 
