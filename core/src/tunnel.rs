@@ -472,6 +472,7 @@ impl<P, D> Tunnel<P, D> {
     /// after earlier failed ones; never refused, whatever `max_queue` says.
     fn requeue(&mut self, packet: P) {
         let at = self.requeue_at.min(self.queue.len());
+        // `at <= len`, so `insert` cannot panic.
         self.queue.insert(at, packet);
         self.requeue_at = at.saturating_add(1);
     }
@@ -567,11 +568,12 @@ impl<P, D> Tunnel<P, D> {
         let delay = match self.config.backoff {
             Backoff::Linear { step } => step.saturating_mul(u64::from(n)),
             Backoff::Exponential { base, cap, jitter } => {
+                // `n >= 1`; a shift of 64 or more saturates (`unwrap_or`, not a panic).
                 let factor = 1u64.checked_shl(n - 1).unwrap_or(u64::MAX);
                 let full = base.saturating_mul(factor).min(cap);
                 if jitter {
                     let low = full / 2;
-                    // `full - low + 1 <= 2^63 + 1`: no overflow, never zero.
+                    // `full - low + 1 <= 2^63 + 1`: no overflow, never zero; the sum is `<= full`.
                     low + self.next_random() % (full - low + 1)
                 } else {
                     full
