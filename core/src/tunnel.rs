@@ -264,7 +264,9 @@ impl<P, D> Tunnel<P, D> {
     }
 
     /// `open()`.
-    pub fn open(&mut self, _now: Millis) {
+    pub fn open(&mut self, now: Millis) {
+        // No timer depends on the time of this input.
+        let _ = now;
         if self.status != TunnelStatus::Closed {
             return;
         }
@@ -275,7 +277,9 @@ impl<P, D> Tunnel<P, D> {
     }
 
     /// `close()` by the user.
-    pub fn close(&mut self, _now: Millis) {
+    pub fn close(&mut self, now: Millis) {
+        // No timer depends on the time of this input.
+        let _ = now;
         if self.status == TunnelStatus::Closed {
             return;
         }
@@ -290,7 +294,9 @@ impl<P, D> Tunnel<P, D> {
     }
 
     /// `emit()`: send now when active, else queue (bounded).
-    pub fn emit(&mut self, _now: Millis, packet: P) {
+    pub fn emit(&mut self, now: Millis, packet: P) {
+        // No timer depends on the time of this input.
+        let _ = now;
         match (self.status, self.conn) {
             (TunnelStatus::Active, Some(conn)) => {
                 self.push(Output::Send { conn, frame: Outbound::Packet(packet) });
@@ -398,7 +404,9 @@ impl<P, D> Tunnel<P, D> {
     }
 
     /// `wx.onNetworkStatusChange`: offline pauses reconnect tries, online resumes at once.
-    pub fn handle_network(&mut self, _now: Millis, online: bool) {
+    pub fn handle_network(&mut self, now: Millis, online: bool) {
+        // No timer depends on the time of this input.
+        let _ = now;
         self.online = online;
         if online && self.status == TunnelStatus::Reconnecting && self.retry_at.is_some() {
             self.retry_at = None;
