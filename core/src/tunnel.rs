@@ -1,10 +1,22 @@
 //! The tunnel state machine (PROTOCOL.md §5, without the bugs of §8).
 //!
-//! SPEC FOR THE IMPLEMENTER (keep the public API below; fill in the bodies, add private
-//! items freely; remove this paragraph when done).
+//! `P` is an outbound packet as the host holds it (the driver: the encoded frame text;
+//! tests: `String`). `D` is an opaque error detail from the host.
 //!
-//! `P` is an outbound packet as the host holds it (the driver: the encoded frame text as
-//! a JsValue; tests: `String`). `D` is an opaque error detail from the host.
+//! The machine asks for a service URL (`RequestUrl`), opens one socket per answer
+//! (`Connect`, each with a fresh [`ConnId`]), and goes Active when that socket opens:
+//! queued packets are flushed in order, then `connect`/`reconnect` is emitted and the
+//! heartbeat starts (`ping` every interval; no `pong` within the interval, the socket
+//! closing or failing, or a failed send start a reconnect sequence). A reconnect
+//! sequence closes the old socket, waits [`Backoff`] before each try, fetches a new URL
+//! for every try, and counts a try as failed when the URL request fails or its socket
+//! fails before opening; after `max_reconnect_tries` failed tries it gives up (`close`,
+//! then `error` 2001). While the host reports the network offline, tries wait and
+//! failures are not counted. Events of any connection but the current one are ignored.
+//! Whenever the tunnel becomes Closed, packets still queued are handed back in
+//! `Unsent`, so no packet is ever dropped silently.
+
+use std::collections::VecDeque;
 
 use crate::frame::Frame;
 use crate::Millis;
@@ -163,114 +175,430 @@ pub enum Output<P, D> {
     Event(Event<P, D>),
 }
 
+/// Seed used when the configured one is zero (xorshift64 must not start at zero).
+const FALLBACK_SEED: u64 = 0x9E37_79B9_7F4A_7C15;
+
 /// One tunnel.
+#[derive(Debug)]
 pub struct Tunnel<P, D> {
-    _todo: std::marker::PhantomData<(P, D)>,
+    /// Tunables from construction.
+    config: TunnelConfig,
+    /// Current status.
+    status: TunnelStatus,
+    /// Packets waiting for an active socket, oldest first.
+    queue: VecDeque<P>,
+    /// Where the next failed packet is put back in `queue` (keeps failed packets in order).
+    requeue_at: usize,
+    /// Outputs not yet polled.
+    outputs: VecDeque<Output<P, D>>,
+    /// URL of the current (or last) connection.
+    socket_url: Option<String>,
+    /// The live connection: opening (Connecting/Reconnecting) or open (Active).
+    conn: Option<ConnId>,
+    /// Last connection id handed out.
+    last_conn: u32,
+    /// Last URL request attempt handed out.
+    last_attempt: u32,
+    /// The URL request whose answer is awaited, if any.
+    pending_attempt: Option<u32>,
+    /// Heartbeat interval and pong deadline (ms, at least 1).
+    interval: Millis,
+    /// When to send the next `ping` (armed only while Active).
+    ping_at: Option<Millis>,
+    /// When a missing `pong` starts a reconnect (armed only while Active).
+    pong_at: Option<Millis>,
+    /// When the next reconnect try runs (armed only while Reconnecting and waiting).
+    retry_at: Option<Millis>,
+    /// Failed tries of the running reconnect sequence.
+    failed_tries: u32,
+    /// Last network status reported by the host (initially online).
+    online: bool,
+    /// xorshift64 state for the backoff jitter.
+    rng: u64,
 }
 
 impl<P, D> Tunnel<P, D> {
     /// A closed tunnel.
     pub fn new(config: TunnelConfig) -> Self {
-        let _ = config;
-        todo!()
+        let rng = if config.seed == 0 { FALLBACK_SEED } else { config.seed };
+        let interval = config.ping_interval.max(1);
+        Tunnel {
+            config,
+            status: TunnelStatus::Closed,
+            queue: VecDeque::new(),
+            requeue_at: 0,
+            outputs: VecDeque::new(),
+            socket_url: None,
+            conn: None,
+            last_conn: 0,
+            last_attempt: 0,
+            pending_attempt: None,
+            interval,
+            ping_at: None,
+            pong_at: None,
+            retry_at: None,
+            failed_tries: 0,
+            online: true,
+            rng,
+        }
     }
 
     /// Current status.
     pub fn status(&self) -> TunnelStatus {
-        todo!()
+        self.status
     }
 
     /// The socket URL of the current (or last) connection.
     pub fn socket_url(&self) -> Option<&str> {
-        todo!()
+        self.socket_url.as_deref()
     }
 
     /// Whether `conn` is the live connection (its frames may be dispatched).
     pub fn is_current(&self, conn: ConnId) -> bool {
-        let _ = conn;
-        todo!()
+        self.conn == Some(conn)
     }
 
     /// Number of packets waiting for an active socket.
     pub fn queued(&self) -> usize {
-        todo!()
+        self.queue.len()
     }
 
     /// `open()`.
     pub fn open(&mut self, now: Millis) {
+        // No timer depends on the time of this input.
         let _ = now;
-        todo!()
+        if self.status != TunnelStatus::Closed {
+            return;
+        }
+        self.status = TunnelStatus::Connecting;
+        self.interval = self.config.ping_interval.max(1);
+        self.failed_tries = 0;
+        self.request_url();
     }
 
     /// `close()` by the user.
     pub fn close(&mut self, now: Millis) {
+        // No timer depends on the time of this input.
         let _ = now;
-        todo!()
+        if self.status == TunnelStatus::Closed {
+            return;
+        }
+        if self.status == TunnelStatus::Active {
+            if let Some(conn) = self.conn {
+                self.push(Output::Send { conn, frame: Outbound::Close });
+            }
+        }
+        self.shut_down();
+        self.report_unsent();
+        self.push_event(Event::Close);
     }
 
     /// `emit()`: send now when active, else queue (bounded).
     pub fn emit(&mut self, now: Millis, packet: P) {
-        let _ = (now, packet);
-        todo!()
+        // No timer depends on the time of this input.
+        let _ = now;
+        match (self.status, self.conn) {
+            (TunnelStatus::Active, Some(conn)) => {
+                self.push(Output::Send { conn, frame: Outbound::Packet(packet) });
+            }
+            _ if self.queue.len() >= self.config.max_queue => {
+                self.push_event(Event::Overflow(packet));
+            }
+            _ => self.queue.push_back(packet),
+        }
     }
 
     /// The answer to `RequestUrl { attempt }`: the socket URL, or the failure detail.
     pub fn handle_url(&mut self, now: Millis, attempt: u32, result: Result<String, Option<D>>) {
-        let _ = (now, attempt, result);
-        todo!()
+        if self.pending_attempt != Some(attempt) {
+            return;
+        }
+        self.pending_attempt = None;
+        match (self.status, result) {
+            (TunnelStatus::Connecting | TunnelStatus::Reconnecting, Ok(url)) => {
+                // Never two sockets at once: forget any earlier one first.
+                self.close_conn();
+                self.last_conn = self.last_conn.wrapping_add(1);
+                let conn = ConnId(self.last_conn);
+                self.conn = Some(conn);
+                self.socket_url = Some(url.clone());
+                self.push(Output::Connect { conn, url });
+            }
+            (TunnelStatus::Connecting, Err(detail)) => {
+                self.fail_first(TunnelError::ConnectService, detail);
+            }
+            (TunnelStatus::Reconnecting, Err(detail)) => self.try_failed(now, detail),
+            // A URL request is only outstanding while connecting or reconnecting.
+            (TunnelStatus::Active | TunnelStatus::Closed, _) => {}
+        }
     }
 
     /// The socket of `conn` opened.
     pub fn handle_socket_open(&mut self, now: Millis, conn: ConnId) {
-        let _ = (now, conn);
-        todo!()
+        if !self.is_current(conn) {
+            return;
+        }
+        let event = match self.status {
+            TunnelStatus::Connecting => Event::Connect,
+            TunnelStatus::Reconnecting => Event::Reconnect,
+            TunnelStatus::Active | TunnelStatus::Closed => return,
+        };
+        self.status = TunnelStatus::Active;
+        while let Some(packet) = self.queue.pop_front() {
+            self.push(Output::Send { conn, frame: Outbound::Packet(packet) });
+        }
+        self.requeue_at = 0;
+        self.push_event(event);
+        self.failed_tries = 0;
+        self.retry_at = None;
+        self.pong_at = None;
+        self.ping_at = Some(now.saturating_add(self.interval));
     }
 
     /// A frame arrived on `conn` (message frames are dispatched by the driver; the core
     /// handles `pong`, `timeout:N` and `close`).
     pub fn handle_frame(&mut self, now: Millis, conn: ConnId, frame: Frame<'_>) {
-        let _ = (now, conn, frame);
-        todo!()
+        if !self.is_current(conn) || self.status != TunnelStatus::Active {
+            return;
+        }
+        match frame {
+            Frame::Pong => self.pong_at = None,
+            Frame::Timeout(Some(ms)) => {
+                self.interval = ms.max(1);
+                self.ping(now);
+            }
+            Frame::Close => {
+                self.shut_down();
+                self.report_unsent();
+                self.push_event(Event::Close);
+            }
+            Frame::Timeout(None) | Frame::Message(_) | Frame::Ping | Frame::Unknown(_) => {}
+        }
     }
 
     /// The socket of `conn` closed.
     pub fn handle_socket_close(&mut self, now: Millis, conn: ConnId) {
-        let _ = (now, conn);
-        todo!()
+        self.socket_failed(now, conn, None);
     }
 
     /// The socket of `conn` reported an error.
     pub fn handle_socket_error(&mut self, now: Millis, conn: ConnId, detail: Option<D>) {
-        let _ = (now, conn, detail);
-        todo!()
+        self.socket_failed(now, conn, detail);
     }
 
     /// Sending `packet` on `conn` failed: requeue it (front) and reconnect.
     pub fn handle_send_failed(&mut self, now: Millis, conn: ConnId, packet: P) {
-        let _ = (now, conn, packet);
-        todo!()
+        match (self.status, self.conn) {
+            (TunnelStatus::Closed, _) => self.push_event(Event::Unsent(vec![packet])),
+            (TunnelStatus::Active, Some(current)) if current == conn => {
+                self.requeue(packet);
+                self.start_reconnect(now);
+            }
+            // A late failure of an old socket while a newer one is open: resend at once
+            // rather than leave the packet queued until the next reconnect.
+            (TunnelStatus::Active, Some(current)) => {
+                self.push(Output::Send { conn: current, frame: Outbound::Packet(packet) });
+            }
+            _ => self.requeue(packet),
+        }
     }
 
     /// `wx.onNetworkStatusChange`: offline pauses reconnect tries, online resumes at once.
     pub fn handle_network(&mut self, now: Millis, online: bool) {
-        let _ = (now, online);
-        todo!()
+        // No timer depends on the time of this input.
+        let _ = now;
+        self.online = online;
+        if online && self.status == TunnelStatus::Reconnecting && self.retry_at.is_some() {
+            self.retry_at = None;
+            self.request_url();
+        }
     }
 
     /// The timer armed for `poll_timeout()` fired (calling it early is harmless).
     pub fn handle_timeout(&mut self, now: Millis) {
-        let _ = now;
-        todo!()
+        if self.pong_at.is_some_and(|t| t <= now) {
+            self.pong_at = None;
+            self.start_reconnect(now);
+        }
+        if self.ping_at.is_some_and(|t| t <= now) && self.status == TunnelStatus::Active {
+            self.ping(now);
+        }
+        if self.retry_at.is_some_and(|t| t <= now) {
+            self.retry_at = None;
+            if self.online {
+                self.request_url();
+            } else {
+                // Offline: the try waits (re-armed, not counted) until `online` or later.
+                self.schedule_try(now);
+            }
+        }
     }
 
     /// Next output, in order.
     pub fn poll_output(&mut self) -> Option<Output<P, D>> {
-        todo!()
+        self.outputs.pop_front()
     }
 
     /// The earliest deadline, if any timer is armed.
     pub fn poll_timeout(&self) -> Option<Millis> {
-        todo!()
+        [self.ping_at, self.pong_at, self.retry_at].into_iter().flatten().min()
+    }
+
+    fn push(&mut self, output: Output<P, D>) {
+        self.outputs.push_back(output);
+    }
+
+    fn push_event(&mut self, event: Event<P, D>) {
+        self.outputs.push_back(Output::Event(event));
+    }
+
+    /// Asks the driver for a (new) socket URL.
+    fn request_url(&mut self) {
+        self.last_attempt = self.last_attempt.wrapping_add(1);
+        self.pending_attempt = Some(self.last_attempt);
+        self.push(Output::RequestUrl { attempt: self.last_attempt });
+    }
+
+    /// Closes and forgets the live socket, if any.
+    fn close_conn(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.push(Output::CloseSocket { conn });
+        }
+    }
+
+    /// Sends `ping` and arms the pong deadline and the next ping.
+    fn ping(&mut self, now: Millis) {
+        if let Some(conn) = self.conn {
+            self.push(Output::Send { conn, frame: Outbound::Ping });
+        }
+        let at = now.saturating_add(self.interval);
+        self.pong_at = Some(at);
+        self.ping_at = Some(at);
+    }
+
+    /// Puts a packet whose send failed back in the queue, ahead of newer packets but
+    /// after earlier failed ones; never refused, whatever `max_queue` says.
+    fn requeue(&mut self, packet: P) {
+        let at = self.requeue_at.min(self.queue.len());
+        // `at <= len`, so `insert` cannot panic.
+        self.queue.insert(at, packet);
+        self.requeue_at = at.saturating_add(1);
+    }
+
+    /// Closes the socket, forgets the URL request, stops all timers: status Closed.
+    fn shut_down(&mut self) {
+        self.close_conn();
+        self.pending_attempt = None;
+        self.ping_at = None;
+        self.pong_at = None;
+        self.retry_at = None;
+        self.failed_tries = 0;
+        self.status = TunnelStatus::Closed;
+    }
+
+    /// Reports every queued packet as unsent (nothing when the queue is empty).
+    fn report_unsent(&mut self) {
+        self.requeue_at = 0;
+        if !self.queue.is_empty() {
+            let packets: Vec<P> = self.queue.drain(..).collect();
+            self.push_event(Event::Unsent(packets));
+        }
+    }
+
+    /// The first connection failed: closed, with `error`.
+    fn fail_first(&mut self, error: TunnelError, detail: Option<D>) {
+        self.shut_down();
+        self.push_event(Event::Error { error, detail });
+        self.report_unsent();
+    }
+
+    /// The socket of `conn` failed or closed.
+    fn socket_failed(&mut self, now: Millis, conn: ConnId, detail: Option<D>) {
+        if !self.is_current(conn) {
+            return;
+        }
+        match self.status {
+            TunnelStatus::Connecting => self.fail_first(TunnelError::SocketError, detail),
+            TunnelStatus::Active => self.start_reconnect(now),
+            // The socket of a try failed before it opened: a failed try.
+            TunnelStatus::Reconnecting => self.try_failed(now, detail),
+            TunnelStatus::Closed => {}
+        }
+    }
+
+    /// Starts a reconnect sequence from Active.
+    fn start_reconnect(&mut self, now: Millis) {
+        self.status = TunnelStatus::Reconnecting;
+        self.push_event(Event::Reconnecting);
+        self.close_conn();
+        self.pending_attempt = None;
+        self.ping_at = None;
+        self.pong_at = None;
+        self.failed_tries = 0;
+        if self.config.max_reconnect_tries == 0 {
+            self.give_up(None);
+        } else {
+            self.schedule_try(now);
+        }
+    }
+
+    /// A reconnect try failed: count it (when online) and wait for the next, or give up.
+    fn try_failed(&mut self, now: Millis, detail: Option<D>) {
+        self.close_conn();
+        self.pending_attempt = None;
+        if self.online {
+            self.failed_tries = self.failed_tries.saturating_add(1);
+        }
+        if self.failed_tries >= self.config.max_reconnect_tries {
+            self.give_up(detail);
+        } else {
+            self.schedule_try(now);
+        }
+    }
+
+    /// Arms the timer of the next try.
+    fn schedule_try(&mut self, now: Millis) {
+        let delay = self.delay(self.failed_tries.saturating_add(1));
+        self.retry_at = Some(now.saturating_add(delay));
+    }
+
+    /// Reconnecting failed for good: closed, `close`, then `error` 2001.
+    fn give_up(&mut self, detail: Option<D>) {
+        self.shut_down();
+        self.report_unsent();
+        self.push_event(Event::Close);
+        self.push_event(Event::Error { error: TunnelError::Reconnect, detail });
+    }
+
+    /// The wait before try `n` (1-based), at least 1 ms.
+    fn delay(&mut self, n: u32) -> Millis {
+        let n = n.max(1);
+        let delay = match self.config.backoff {
+            Backoff::Linear { step } => step.saturating_mul(u64::from(n)),
+            Backoff::Exponential { base, cap, jitter } => {
+                // `n >= 1`; a shift of 64 or more saturates (`unwrap_or`, not a panic).
+                let factor = 1u64.checked_shl(n - 1).unwrap_or(u64::MAX);
+                let full = base.saturating_mul(factor).min(cap);
+                if jitter {
+                    let low = full / 2;
+                    // `full - low + 1 <= 2^63 + 1`: no overflow, never zero; the sum is `<= full`.
+                    low + self.next_random() % (full - low + 1)
+                } else {
+                    full
+                }
+            }
+        };
+        delay.max(1)
+    }
+
+    /// xorshift64.
+    fn next_random(&mut self) -> u64 {
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        x
     }
 }
 
@@ -283,6 +611,14 @@ pub fn socket_url_from_response<'a>(
     v2_code: Option<f64>,
     v2_connect_url: Option<&'a str>,
 ) -> Option<&'a str> {
-    let _ = (status, v1_url, v2_code, v2_connect_url);
-    todo!()
+    if status != Some(200.0) {
+        return None;
+    }
+    if let Some(url) = v1_url.filter(|u| !u.is_empty()) {
+        return Some(url);
+    }
+    if v2_code == Some(0.0) {
+        return v2_connect_url.filter(|u| !u.is_empty());
+    }
+    None
 }
