@@ -50,8 +50,17 @@ function replaceExact(src, from, to, count, what) {
 /** Turns wasm-bindgen's `--target web` ES module into a CommonJS module. */
 function rewriteGlue(src) {
   // 1. ES import of the host module -> require.
-  src = replaceExact(src, /^import \* as (\w+) from "\.\/host\.js"\s*$/gm,
-    (_, name) => `var ${name} = require("./host.js");`, 1, 'host import');
+  let hostImports = 0;
+  src = src.replace(/^import \* as (\w+) from ["']\.\/host\.js["'];?[ \t]*$/gm, (_, name) => {
+    hostImports++;
+    return `var ${name} = require("./host.js");`;
+  });
+  src = src.replace(/^import \{([^}]*)\} from ["']\.\/host\.js["'];?[ \t]*$/gm, (_, names) => {
+    hostImports++;
+    return 'var ' + names.split(',').map((n) => n.trim()).filter(Boolean)
+      .map((n) => `${n} = require("./host.js").${n}`).join(', ') + ';';
+  });
+  if (!hostImports) fail('glue rewrite: no import of ./host.js found');
   if (/^import /m.test(src)) fail('glue has an unexpected import');
   // 2. Drop the fetch / import.meta based loaders; the shim instantiates by itself.
   const cut = src.indexOf('async function __wbg_load(');

@@ -1,0 +1,242 @@
+// Host functions imported by the wasm module: the only place that touches `wx`, timers
+// and SocketTasks. Each one adapts a call of the Rust driver to a wx API, and each wx
+// callback to an export of the driver. No protocol logic lives here.
+// State is per loaded copy of the SDK (this module's own scope), never on the global object.
+'use strict';
+
+var state = {
+  /** The wx API object in use (the runtime's `wx`, or one given to `qcloud.init`). */
+  wx: null,
+  /** The wasm exports, once instantiated. */
+  exports: null,
+  /** Pending user calls by op id: {success, fail, complete, resolve, reject}. */
+  ops: {},
+  /** Tunnel listeners by tunnel id: [[type, fn], …] in registration order. */
+  listeners: {},
+  /** Live SocketTasks by "tid:conn". */
+  tasks: {},
+  /** Armed timers by slot. */
+  timers: {},
+  /** Whether wx.onNetworkStatusChange is followed. */
+  networkWatched: false,
+  /** Builds LoginError / RequestError objects (set by index.js). */
+  makeError: null,
+};
+exports.state = state;
+
+function wxApi() {
+  if (state.wx) return state.wx;
+  if (typeof wx !== 'undefined') return wx; // eslint-disable-line no-undef
+  throw new Error('qcloud: no wx API in this runtime; pass one with qcloud.init({ wx: … })');
+}
+
+function callWx(name, options, onFail) {
+  try {
+    var api = wxApi();
+    if (typeof api[name] !== 'function') throw new Error('wx.' + name + ' is not available');
+    return api[name](options);
+  } catch (e) {
+    onFail({ errMsg: name + ':fail ' + (e && e.message ? e.message : String(e)) });
+    return undefined;
+  }
+}
+
+/** Calls a user callback; an exception there never reaches the driver. */
+function safeCall(fn, arg) {
+  if (typeof fn !== 'function') return;
+  try {
+    fn(arg);
+  } catch (e) {
+    if (typeof console !== 'undefined') console.error('qcloud: callback threw', e);
+  }
+}
+exports.safeCall = safeCall;
+
+exports.now = function () { return Date.now(); };
+
+exports.set_timer = function (slot, delay) {
+  var old = state.timers[slot];
+  if (old !== undefined) clearTimeout(old);
+  delete state.timers[slot];
+  if (delay >= 0) {
+    state.timers[slot] = setTimeout(function () {
+      delete state.timers[slot];
+      state.exports.on_timer(slot);
+    }, Math.min(delay, 2147483647));
+  }
+};
+
+exports.wx_check_session = function (flow) {
+  var x = state.exports;
+  callWx('checkSession', {
+    success: function () { x.on_check_session(flow, true); },
+    fail: function () { x.on_check_session(flow, false); },
+  }, function () { x.on_check_session(flow, false); });
+};
+
+exports.wx_login = function (flow) {
+  var x = state.exports;
+  callWx('login', {
+    success: function (res) { x.on_wx_login(flow, true, res); },
+    fail: function (err) { x.on_wx_login(flow, false, err); },
+  }, function (err) { x.on_wx_login(flow, false, err); });
+};
+
+exports.wx_get_user_info = function (flow) {
+  var x = state.exports;
+  callWx('getUserInfo', {
+    success: function (res) { x.on_user_info(flow, true, res); },
+    fail: function (err) { x.on_user_info(flow, false, err); },
+  }, function (err) { x.on_user_info(flow, false, err); });
+};
+
+exports.wx_request_login = function (flow, url, method, header, data) {
+  var x = state.exports;
+  var options = { url: url, method: method, header: header };
+  if (data !== undefined) options.data = data;
+  options.success = function (res) { x.on_login_response(flow, true, res); };
+  options.fail = function (err) { x.on_login_response(flow, false, err); };
+  callWx('request', options, options.fail);
+};
+
+var SKIP = { success: 1, fail: 1, complete: 1, login: 1, loginUrl: 1, header: 1, codeOnly: 1, detail: 1 };
+
+exports.wx_request = function (op, attempt, base, header) {
+  var x = state.exports;
+  var options = {};
+  for (var k in base) if (!SKIP[k] && Object.prototype.hasOwnProperty.call(base, k)) options[k] = base[k];
+  // The caller's headers, then ours: a clash (in any letter case) is won by ours.
+  var merged = {};
+  var user = base.header;
+  if (user && typeof user === 'object') {
+    for (var h in user) {
+      if (!Object.prototype.hasOwnProperty.call(user, h)) continue;
+      var ours = false;
+      for (var s in header) if (s.toLowerCase() === h.toLowerCase()) ours = true;
+      if (!ours) merged[h] = user[h];
+    }
+  }
+  for (var n in header) merged[n] = header[n];
+  options.header = merged;
+  options.success = function (res) { x.on_request_response(op, attempt, true, res); };
+  options.fail = function (err) { x.on_request_response(op, attempt, false, err); };
+  callWx('request', options, options.fail);
+};
+
+exports.storage_get = function (key) {
+  try {
+    var v = wxApi().getStorageSync(key);
+    return v === '' ? undefined : v;
+  } catch (e) {
+    return undefined;
+  }
+};
+
+exports.storage_set = function (key, value) {
+  try { wxApi().setStorageSync(key, value); } catch (e) { /* storage full: the session stays in memory */ }
+};
+
+exports.storage_remove = function (key) {
+  try { wxApi().removeStorageSync(key); } catch (e) { /* nothing stored */ }
+};
+
+function finish(op) {
+  var entry = state.ops[op];
+  delete state.ops[op];
+  return entry;
+}
+
+exports.op_done = function (op, value) {
+  var e = finish(op);
+  if (!e) return;
+  safeCall(e.success, value);
+  safeCall(e.complete, value);
+  if (e.resolve) e.resolve(value);
+};
+
+exports.op_fail = function (op, request, type, message, detail) {
+  var e = finish(op);
+  if (!e) return;
+  var err = state.makeError(request, type, message, detail);
+  safeCall(e.fail, err);
+  safeCall(e.complete, err);
+  if (e.reject) e.reject(err);
+};
+
+exports.socket_connect = function (tid, conn, url) {
+  var x = state.exports;
+  var key = tid + ':' + conn;
+  var failed = false;
+  var task = callWx('connectSocket', { url: url }, function (err) {
+    failed = true;
+    x.on_socket_error(tid, conn, err);
+  });
+  if (failed) return;
+  if (!task || typeof task.onOpen !== 'function') {
+    x.on_socket_error(tid, conn, { errMsg: 'connectSocket:fail no SocketTask (base library too old)' });
+    return;
+  }
+  state.tasks[key] = task;
+  task.onOpen(function () { x.on_socket_open(tid, conn); });
+  task.onMessage(function (res) { x.on_socket_message(tid, conn, res && res.data); });
+  task.onClose(function () { delete state.tasks[key]; x.on_socket_close(tid, conn); });
+  task.onError(function (err) { x.on_socket_error(tid, conn, err); });
+};
+
+exports.socket_send = function (tid, conn, data) {
+  var task = state.tasks[tid + ':' + conn];
+  var x = state.exports;
+  if (!task) {
+    x.on_send_failed(tid, conn, data);
+    return;
+  }
+  try {
+    task.send({ data: data, fail: function () { x.on_send_failed(tid, conn, data); } });
+  } catch (e) {
+    x.on_send_failed(tid, conn, data);
+  }
+};
+
+exports.socket_close = function (tid, conn) {
+  var key = tid + ':' + conn;
+  var task = state.tasks[key];
+  delete state.tasks[key];
+  if (task) {
+    try { task.close({ code: 1000, reason: 'closed by client' }); } catch (e) { /* already closed */ }
+  }
+};
+
+exports.tunnel_event = function (tid, name, payload) {
+  var list = state.listeners[tid];
+  if (!list) return;
+  for (var i = 0; i < list.length; i++) {
+    var l = list[i];
+    try {
+      if (l[0] === name) l[1](payload);
+      else if (l[0] === '*') l[1](name, payload);
+    } catch (e) {
+      if (typeof console !== 'undefined') console.error('qcloud: tunnel listener for "' + name + '" threw', e);
+      if (name !== 'error') {
+        exports.tunnel_event(tid, 'error', { code: 5001, message: '信道事件监听函数抛出异常：' + name, detail: e });
+      }
+    }
+  }
+};
+
+exports.watch_network = function () {
+  if (state.networkWatched) return;
+  state.networkWatched = true;
+  var api;
+  try { api = wxApi(); } catch (e) { return; }
+  var x = state.exports;
+  if (typeof api.onNetworkStatusChange === 'function') {
+    try {
+      api.onNetworkStatusChange(function (res) { x.on_network(!!(res && res.isConnected)); });
+    } catch (e) { /* not supported */ }
+  }
+  if (typeof api.getNetworkType === 'function') {
+    try {
+      api.getNetworkType({ success: function (res) { if (res && res.networkType === 'none') x.on_network(false); } });
+    } catch (e) { /* not supported */ }
+  }
+};
