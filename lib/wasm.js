@@ -288,6 +288,10 @@ function tunnel_status(tid) {
 function __wbg_get_imports() {
     const import0 = {
         __proto__: null,
+        __wbg_Number_2c270f3c6295d60a: function(arg0) {
+            const ret = Number(getObject(arg0));
+            return ret;
+        },
         __wbg___wbindgen_boolean_get_4f1baf9a00be3c74: function(arg0) {
             const v = getObject(arg0);
             const ret = typeof(v) === 'boolean' ? v : undefined;

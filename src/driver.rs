@@ -1,7 +1,7 @@
 //! The driver state shared by the session and tunnel bindings, and the effect pump.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use wafer_core::session::{self, SessionService};
 use wafer_core::tunnel::{self, Tunnel};
@@ -43,6 +43,54 @@ pub struct TunnelSlot {
     pub armed: Option<Millis>,
 }
 
+/// A small map by id: a few live entries, so a vector beats a hash map in code size.
+pub struct Slots<T>(Vec<(u32, T)>);
+
+impl<T> Default for Slots<T> {
+    fn default() -> Self {
+        Slots(Vec::new())
+    }
+}
+
+impl<T> Slots<T> {
+    /// The entry of `id`.
+    pub fn get(&self, id: &u32) -> Option<&T> {
+        self.0.iter().find(|(k, _)| k == id).map(|(_, v)| v)
+    }
+    /// The entry of `id`, mutably.
+    pub fn get_mut(&mut self, id: &u32) -> Option<&mut T> {
+        self.0.iter_mut().find(|(k, _)| k == id).map(|(_, v)| v)
+    }
+    /// Sets the entry of `id`.
+    pub fn insert(&mut self, id: u32, value: T) {
+        match self.get_mut(&id) {
+            Some(v) => *v = value,
+            None => self.0.push((id, value)),
+        }
+    }
+    /// Takes the entry of `id` out.
+    pub fn remove(&mut self, id: &u32) -> Option<T> {
+        let i = self.0.iter().position(|(k, _)| k == id)?;
+        Some(self.0.swap_remove(i).1)
+    }
+    /// All entries.
+    pub fn values(&self) -> impl Iterator<Item = &T> {
+        self.0.iter().map(|(_, v)| v)
+    }
+    /// All ids.
+    pub fn keys(&self) -> impl Iterator<Item = &u32> {
+        self.0.iter().map(|(k, _)| k)
+    }
+    /// All entries, mutably.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&u32, &mut T)> {
+        self.0.iter_mut().map(|(k, v)| (&*k, v))
+    }
+    /// Forgets every entry.
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
 /// Something the host must do, in order.
 pub enum Effect {
     /// An output of the session service.
@@ -58,9 +106,9 @@ pub struct Driver {
     /// The deadline the session timer is armed for.
     pub session_armed: Option<Millis>,
     /// Session requests in flight, by op id.
-    pub pending: HashMap<u32, Pending>,
+    pub pending: Slots<Pending>,
     /// Tunnels by id.
-    pub tunnels: HashMap<u32, TunnelSlot>,
+    pub tunnels: Slots<TunnelSlot>,
     /// Last tunnel id handed out.
     pub last_tid: u32,
     /// Last internal op id handed out.
@@ -76,8 +124,8 @@ impl Driver {
         Driver {
             session: SessionService::new(),
             session_armed: None,
-            pending: HashMap::new(),
-            tunnels: HashMap::new(),
+            pending: Slots::default(),
+            tunnels: Slots::default(),
             last_tid: 0,
             last_internal_op: INTERNAL_OP_BASE,
             effects: VecDeque::new(),

@@ -44,6 +44,9 @@ extern "C" {
 
 #[wasm_bindgen]
 extern "C" {
+    /// `Number(value)`.
+    #[wasm_bindgen(js_name = Number)]
+    pub fn js_number(value: &JsValue) -> f64;
     /// `JSON.parse(text)` on a JS string (no copy into wasm).
     #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
     pub fn json_parse(text: &JsValue) -> Result<JsValue, JsValue>;
@@ -112,7 +115,14 @@ pub fn get_number(obj: &JsValue, key: &str) -> Option<f64> {
     let v = get(obj, key);
     let n = match v.as_f64() {
         Some(n) => n,
-        None => v.as_string()?.trim().parse::<f64>().ok()?,
+        // Short numeric strings only: `Number("")` is 0, and long strings are not numbers we use.
+        None if v.is_string() && v.unchecked_ref::<Text>().length() <= 32 => {
+            if v.as_string()?.trim().is_empty() {
+                return None;
+            }
+            js_number(&v)
+        }
+        None => return None,
     };
     n.is_finite().then_some(n)
 }

@@ -113,26 +113,32 @@ pub fn parse(text: &str) -> Frame<'_> {
     }
 }
 
-/// Parses the body of `timeout:N` (seconds, integer or decimal, optionally a JSON
-/// string) into a heartbeat interval in milliseconds, clamped to
-/// [`MIN_HEARTBEAT_MS`, `MAX_HEARTBEAT_MS`]. `None` for anything that is not a
-/// positive finite number.
+/// Parses the body of `timeout:N` (seconds as decimal digits with an optional fraction,
+/// optionally a JSON string) into a heartbeat interval in milliseconds, clamped to
+/// [`MIN_HEARTBEAT_MS`, `MAX_HEARTBEAT_MS`]. `None` for anything that is not a positive
+/// decimal number. (Hand-written: float parsing would add kilobytes to the wasm module.)
 pub fn parse_timeout(body: &str) -> Option<u64> {
     let t = body.trim();
-    let t = t
-        .strip_prefix('"')
-        .and_then(|s| s.strip_suffix('"'))
-        .unwrap_or(t)
-        .trim();
+    let t = t.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(t).trim();
     if t.is_empty() || t.len() > 32 {
         return None;
     }
-    let secs: f64 = t.parse().ok()?;
-    if !secs.is_finite() || secs <= 0.0 {
+    let (int, frac) = t.split_once('.').unwrap_or((t, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if (int.is_empty() && frac.is_empty()) || !digits(int) || !digits(frac) {
         return None;
     }
-    let ms = (secs * 1000.0).round();
-    Some((ms as u64).clamp(MIN_HEARTBEAT_MS, MAX_HEARTBEAT_MS))
+    let secs = int.bytes().fold(0u64, |n, b| n.saturating_mul(10).saturating_add(u64::from(b - b'0')));
+    let mut ms = secs.saturating_mul(1000);
+    let mut scale = 100;
+    for b in frac.bytes().take(3) {
+        ms = ms.saturating_add(u64::from(b - b'0') * scale);
+        scale /= 10;
+    }
+    if frac.bytes().nth(3).is_some_and(|b| b >= b'5') {
+        ms = ms.saturating_add(1);
+    }
+    (ms > 0).then(|| ms.clamp(MIN_HEARTBEAT_MS, MAX_HEARTBEAT_MS))
 }
 
 /// Encodes a message frame from the JSON text of `{"type":T,"content":C}`.
@@ -201,6 +207,12 @@ mod tests {
         assert_eq!(parse("timeout"), Frame::Timeout(None));
         assert_eq!(parse("timeout:0.01"), Frame::Timeout(Some(MIN_HEARTBEAT_MS)));
         assert_eq!(parse("timeout:999999999"), Frame::Timeout(Some(MAX_HEARTBEAT_MS)));
+        assert_eq!(parse("timeout:99999999999999999999999999"), Frame::Timeout(Some(MAX_HEARTBEAT_MS)));
+        assert_eq!(parse("timeout:1.0005"), Frame::Timeout(Some(1_001)));
+        assert_eq!(parse("timeout:.5"), Frame::Timeout(Some(MIN_HEARTBEAT_MS)));
+        assert_eq!(parse("timeout:1e3"), Frame::Timeout(None));
+        assert_eq!(parse("timeout:."), Frame::Timeout(None));
+        assert_eq!(parse("timeout:+5"), Frame::Timeout(None));
     }
 
     #[test]
