@@ -6,8 +6,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::SinkExt;
 use serde_json::{json, Value};
-use tokio::sync::{mpsc, OwnedSemaphorePermit};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
 use tokio::time::{sleep, timeout, Instant};
 use wafer_core::frame::{self, Frame};
 
@@ -28,6 +29,8 @@ const CLOSE_LINGER: Duration = Duration::from_secs(1);
 
 struct Client {
     tx: mpsc::Sender<Utf8Bytes>,
+    /// Dropped with the client: tells its socket task it was removed from the room.
+    _kick: oneshot::Sender<()>,
 }
 
 /// Everyone connected through a tunnel.
@@ -53,7 +56,7 @@ impl Room {
     }
 
     /// Queues `frame` to every client; a client whose queue is full is dropped (its
-    /// receiver then ends, and its socket task closes the socket).
+    /// kick channel closes, and its socket task drops the connection).
     fn broadcast_locked(clients: &mut HashMap<u64, Client>, frame: Utf8Bytes) {
         clients.retain(|id, c| match c.tx.try_send(frame.clone()) {
             Ok(()) => true,
@@ -66,10 +69,10 @@ impl Room {
     }
 
     /// Adds a client and tells everyone (the newcomer too): `people {total, enter}`.
-    fn enter(&self, tx: mpsc::Sender<Utf8Bytes>, user: &UserInfo) -> u64 {
+    fn enter(&self, tx: mpsc::Sender<Utf8Bytes>, kick: oneshot::Sender<()>, user: &UserInfo) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut clients = self.lock();
-        clients.insert(id, Client { tx });
+        clients.insert(id, Client { tx, _kick: kick });
         let total = clients.len();
         let frame = message_frame("people", json!({ "total": total, "enter": user }));
         Room::broadcast_locked(&mut clients, frame);
@@ -129,7 +132,8 @@ pub async fn run_socket(app: Arc<App>, mut socket: WebSocket, user: Arc<UserInfo
     tokio::pin!(idle);
 
     let (tx, mut rx) = mpsc::channel(app.config.queue_len.max(1));
-    let id = app.room.enter(tx, &user);
+    let (kick_tx, mut kicked) = oneshot::channel::<()>();
+    let id = app.room.enter(tx, kick_tx, &user);
     let max_frame = app.config.max_frame;
 
     let end = loop {
@@ -138,6 +142,7 @@ pub async fn run_socket(app: Arc<App>, mut socket: WebSocket, user: Arc<UserInfo
         }
         let incoming = tokio::select! {
             _ = drop_rx.changed() => break End::Abort,
+            _ = &mut kicked => break End::Abort,
             _ = stopped(&mut stop_rx) => break End::Close(CLOSE_GOING_AWAY),
             _ = &mut idle, if idle_limit.is_some() => break End::Abort,
             out = rx.recv() => {
@@ -145,6 +150,7 @@ pub async fn run_socket(app: Arc<App>, mut socket: WebSocket, user: Arc<UserInfo
                 let sent = tokio::select! {
                     r = timeout(SEND_TIMEOUT, socket.send(Message::Text(out))) => matches!(r, Ok(Ok(()))),
                     _ = drop_rx.changed() => false,
+                    _ = &mut kicked => false,
                 };
                 if !sent {
                     break End::Abort;
@@ -186,8 +192,10 @@ pub async fn run_socket(app: Arc<App>, mut socket: WebSocket, user: Arc<UserInfo
                 linger(&mut socket).await;
             }
         }
-        // Reading once more flushes our answer to the client's close frame.
-        End::ClosedByClient => linger(&mut socket).await,
+        // Flush our answer to the client's close frame; the server closes TCP first.
+        End::ClosedByClient => {
+            let _ = timeout(CLOSE_LINGER, socket.flush()).await;
+        }
     }
 }
 
