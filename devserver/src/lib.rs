@@ -56,6 +56,8 @@ const MAX_CODE_LEN: usize = 512;
 const MAX_BODY: usize = 256 * 1024;
 /// How long graceful shutdown waits for sockets to finish their close handshake.
 const SOCKET_DRAIN: Duration = Duration::from_secs(3);
+/// How long graceful shutdown waits for in-flight HTTP requests.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Server settings. `Default` gives the CLI defaults (with logging on).
 #[derive(Clone, Debug)]
@@ -183,23 +185,37 @@ pub async fn serve(listener: TcpListener, config: Config) -> io::Result<Server> 
         drop_tx: watch::channel(0).0,
         stop_rx: stop_rx.clone(),
         addr,
-        config: Config { max_sockets, ..config },
+        config: Config {
+            max_sockets,
+            ..config
+        },
     });
     let router = router(app.clone());
-    let mut signal = stop_rx;
+    let mut signal = stop_rx.clone();
+    let mut grace = stop_rx;
     let task = tokio::spawn(async move {
-        let result = axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                // Also ends when every StopHandle is gone.
-                let _ = signal.wait_for(|stopped| *stopped).await;
-            })
-            .await;
+        let graceful = axum::serve(listener, router).with_graceful_shutdown(async move {
+            // Also ends when every StopHandle is gone.
+            let _ = signal.wait_for(|stopped| *stopped).await;
+        });
+        let result = tokio::select! {
+            result = std::future::IntoFuture::into_future(graceful) => result,
+            // Requests that never finish (a stalled client) do not hold the stop up forever.
+            _ = async {
+                let _ = grace.wait_for(|stopped| *stopped).await;
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            } => Ok(()),
+        };
         // Sockets were told to close; give them a moment to finish the handshake.
         let all = u32::try_from(app.config.max_sockets).unwrap_or(u32::MAX);
         let _ = tokio::time::timeout(SOCKET_DRAIN, app.sockets.acquire_many(all)).await;
         result
     });
-    Ok(Server { addr, stop: StopHandle(Arc::new(stop_tx)), task })
+    Ok(Server {
+        addr,
+        stop: StopHandle(Arc::new(stop_tx)),
+        task,
+    })
 }
 
 fn router(app: Arc<App>) -> Router {
@@ -221,7 +237,9 @@ fn router(app: Arc<App>) -> Router {
         None => router.fallback(not_found),
     };
     let log = app.config.log;
-    let router = router.layer(DefaultBodyLimit::max(MAX_BODY)).with_state(app);
+    let router = router
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(app);
     if log {
         router.layer(middleware::from_fn(log_request))
     } else {
@@ -235,11 +253,15 @@ fn static_files(dir: PathBuf) -> Router {
         .append_index_html_on_directories(true)
         .call_fallback_on_method_not_allowed(true)
         .not_found_service(not_found.into_service());
-    Router::new().fallback_service(files).layer(middleware::map_response(no_cache))
+    Router::new()
+        .fallback_service(files)
+        .layer(middleware::map_response(no_cache))
 }
 
 async fn no_cache(mut response: Response) -> Response {
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
 }
 
@@ -260,7 +282,11 @@ async fn log_request(request: Request, next: Next) -> Response {
 // Answers
 
 fn error(status: StatusCode, error: &str, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": error, "message": message.into() }))).into_response()
+    (
+        status,
+        Json(json!({ "error": error, "message": message.into() })),
+    )
+        .into_response()
 }
 
 /// A session-layer error the way the v1 server SDK writes it: HTTP 200 and the magic id.
@@ -269,7 +295,11 @@ fn magic_error(error: &str, message: impl Into<String>) -> Response {
 }
 
 async fn not_found(method: Method, uri: Uri) -> Response {
-    error(StatusCode::NOT_FOUND, "ERR_NOT_FOUND", format!("no route for {method} {}", uri.path()))
+    error(
+        StatusCode::NOT_FOUND,
+        "ERR_NOT_FOUND",
+        format!("no route for {method} {}", uri.path()),
+    )
 }
 
 async fn method_not_allowed(method: Method, uri: Uri) -> Response {
@@ -292,7 +322,10 @@ fn store_error(e: store::StoreError) -> Response {
 fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, String> {
     match headers.get(name) {
         None => Ok(None),
-        Some(v) => v.to_str().map(Some).map_err(|_| format!("header {name} is not valid text")),
+        Some(v) => v
+            .to_str()
+            .map(Some)
+            .map_err(|_| format!("header {name} is not valid text")),
     }
 }
 
@@ -315,7 +348,8 @@ async fn login(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
         Err(e) => return store_error(e),
     };
     if app.config.v2 {
-        Json(json!({ "code": 0, "data": { "skey": session.skey, "userinfo": *session.user } })).into_response()
+        Json(json!({ "code": 0, "data": { "skey": session.skey, "userinfo": *session.user } }))
+            .into_response()
     } else {
         Json(json!({
             MAGIC_ID: 1,
@@ -337,47 +371,71 @@ fn login_error(app: &App, status: StatusCode, message: impl Into<String>) -> Res
     (status, Json(body)).into_response()
 }
 
-/// The user of the request's session, or the answer the session layer gives instead.
-fn check_session(app: &App, headers: &HeaderMap) -> Result<Arc<UserInfo>, Response> {
-    if app.config.v2 {
-        let invalid = |message: &str| {
-            (
+/// Why a session check failed; answers the way each server generation does.
+enum Denied {
+    /// v1, unknown or expired session: HTTP 200, magic id, `ERR_INVALID_SESSION`.
+    Invalid,
+    /// v1, missing or unreadable headers: HTTP 200, magic id, `ERR_CHECK_LOGIN_FAILED`.
+    CheckFailed(String),
+    /// v2, any failure: HTTP 401, `{"code":-1,"error":"ERR_SESSION_INVALID"}`.
+    V2(String),
+}
+
+impl IntoResponse for Denied {
+    fn into_response(self) -> Response {
+        match self {
+            Denied::Invalid => magic_error("ERR_INVALID_SESSION", "invalid or expired session"),
+            Denied::CheckFailed(message) => magic_error("ERR_CHECK_LOGIN_FAILED", message),
+            Denied::V2(message) => (
                 StatusCode::UNAUTHORIZED,
                 Json(json!({ "code": -1, "error": "ERR_SESSION_INVALID", "message": message })),
             )
-                .into_response()
-        };
+                .into_response(),
+        }
+    }
+}
+
+/// The user of the request's session.
+fn check_session(app: &App, headers: &HeaderMap) -> Result<Arc<UserInfo>, Denied> {
+    if app.config.v2 {
         return match header_text(headers, HEADER_SKEY) {
-            Ok(Some(skey)) if !skey.is_empty() => {
-                app.sessions.check(None, skey).map_err(|_| invalid("invalid or expired session"))
-            }
-            Ok(_) => Err(invalid("missing header X-WX-Skey")),
-            Err(e) => Err(invalid(&e)),
+            Ok(Some(skey)) if !skey.is_empty() => app
+                .sessions
+                .check(None, skey)
+                .map_err(|_| Denied::V2("invalid or expired session".to_owned())),
+            Ok(_) => Err(Denied::V2("missing header X-WX-Skey".to_owned())),
+            Err(e) => Err(Denied::V2(e)),
         };
     }
-    let failed = |message: String| magic_error("ERR_CHECK_LOGIN_FAILED", message);
-    let id = header_text(headers, HEADER_ID).map_err(failed)?;
-    let skey = header_text(headers, HEADER_SKEY).map_err(failed)?;
+    let id = header_text(headers, HEADER_ID).map_err(Denied::CheckFailed)?;
+    let skey = header_text(headers, HEADER_SKEY).map_err(Denied::CheckFailed)?;
     match (id, skey) {
         (Some(id), Some(skey)) if !id.is_empty() && !skey.is_empty() => app
             .sessions
             .check(Some(id), skey)
-            .map_err(|_| magic_error("ERR_INVALID_SESSION", "invalid or expired session")),
-        _ => Err(failed("missing session headers X-WX-Id and X-WX-Skey".to_owned())),
+            .map_err(|_| Denied::Invalid),
+        _ => Err(Denied::CheckFailed(
+            "missing session headers X-WX-Id and X-WX-Skey".to_owned(),
+        )),
     }
 }
 
 async fn user(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     match check_session(&app, &headers) {
-        Ok(user) => Json(json!({ "code": 0, "message": "ok", "data": { "userInfo": *user } })).into_response(),
-        Err(response) => response,
+        Ok(user) => Json(json!({ "code": 0, "message": "ok", "data": { "userInfo": *user } }))
+            .into_response(),
+        Err(denied) => denied.into_response(),
     }
 }
 
-async fn echo(State(app): State<Arc<App>>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+async fn echo(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let user = match check_session(&app, &headers) {
         Ok(user) => user,
-        Err(response) => return response,
+        Err(denied) => return denied.into_response(),
     };
     let body = match body {
         Ok(body) => body,
@@ -388,7 +446,13 @@ async fn echo(State(app): State<Arc<App>>, headers: HeaderMap, body: Result<Byte
     } else {
         match serde_json::from_slice(&body) {
             Ok(v) => v,
-            Err(e) => return error(StatusCode::BAD_REQUEST, "ERR_INVALID_PARAMS", format!("body is not JSON: {e}")),
+            Err(e) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "ERR_INVALID_PARAMS",
+                    format!("body is not JSON: {e}"),
+                )
+            }
         }
     };
     Json(json!({ "code": 0, "data": { "userInfo": *user, "echo": echo } })).into_response()
@@ -402,9 +466,14 @@ fn public_host(app: &App, headers: &HeaderMap) -> String {
     let ok = |h: &&str| {
         !h.is_empty()
             && h.len() <= 255
-            && h.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]_".contains(&b))
+            && h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-:[]_".contains(&b))
     };
-    match headers.get(header::HOST).and_then(|v| v.to_str().ok()).filter(ok) {
+    match headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .filter(ok)
+    {
         Some(host) => host.to_owned(),
         None => app.addr.to_string(),
     }
@@ -413,7 +482,7 @@ fn public_host(app: &App, headers: &HeaderMap) -> String {
 async fn tunnel(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let user = match check_session(&app, &headers) {
         Ok(user) => user,
-        Err(response) => return response,
+        Err(denied) => return denied.into_response(),
     };
     let id = match app.tunnels.create(user) {
         Ok(id) => id,
@@ -433,20 +502,36 @@ async fn socket(
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     if !app.tunnels.contains(&tunnel_id) {
-        return error(StatusCode::NOT_FOUND, "ERR_TUNNEL_NOT_FOUND", "unknown or expired tunnel id");
+        return error(
+            StatusCode::NOT_FOUND,
+            "ERR_TUNNEL_NOT_FOUND",
+            "unknown or expired tunnel id",
+        );
     }
     let upgrade = match upgrade {
         Ok(upgrade) => upgrade,
         Err(e) => return error(e.status(), "ERR_INVALID_PARAMS", e.body_text()),
     };
     if *app.stop_rx.borrow() {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "ERR_SERVER", "server is shutting down");
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ERR_SERVER",
+            "server is shutting down",
+        );
     }
     let Ok(permit) = app.sockets.clone().try_acquire_owned() else {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "ERR_TOO_MANY_SOCKETS", "too many open sockets");
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ERR_TOO_MANY_SOCKETS",
+            "too many open sockets",
+        );
     };
     let Some(user) = app.tunnels.claim(&tunnel_id) else {
-        return error(StatusCode::NOT_FOUND, "ERR_TUNNEL_NOT_FOUND", "unknown or expired tunnel id");
+        return error(
+            StatusCode::NOT_FOUND,
+            "ERR_TUNNEL_NOT_FOUND",
+            "unknown or expired tunnel id",
+        );
     };
     let max = app.config.max_frame;
     upgrade
@@ -464,7 +549,8 @@ async fn expire_sessions(State(app): State<Arc<App>>) -> Response {
 
 async fn drop_sockets(State(app): State<Arc<App>>) -> Response {
     let dropped = app.open_sockets();
-    app.drop_tx.send_modify(|generation| *generation = generation.wrapping_add(1));
+    app.drop_tx
+        .send_modify(|generation| *generation = generation.wrapping_add(1));
     Json(json!({ "dropped": dropped })).into_response()
 }
 

@@ -69,7 +69,12 @@ impl Room {
     }
 
     /// Adds a client and tells everyone (the newcomer too): `people {total, enter}`.
-    fn enter(&self, tx: mpsc::Sender<Utf8Bytes>, kick: oneshot::Sender<()>, user: &UserInfo) -> u64 {
+    fn enter(
+        &self,
+        tx: mpsc::Sender<Utf8Bytes>,
+        kick: oneshot::Sender<()>,
+        user: &UserInfo,
+    ) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut clients = self.lock();
         clients.insert(id, Client { tx, _kick: kick });
@@ -113,7 +118,12 @@ fn is_too_big(err: axum::Error) -> bool {
 }
 
 /// Serves one tunnel socket until it ends. `_permit` counts it against the socket limit.
-pub async fn run_socket(app: Arc<App>, mut socket: WebSocket, user: Arc<UserInfo>, _permit: OwnedSemaphorePermit) {
+pub async fn run_socket(
+    app: Arc<App>,
+    mut socket: WebSocket,
+    user: Arc<UserInfo>,
+    _permit: OwnedSemaphorePermit,
+) {
     let mut drop_rx = app.drop_tx.subscribe();
     let mut stop_rx = app.stop_rx.clone();
     if *stop_rx.borrow() {
@@ -122,12 +132,20 @@ pub async fn run_socket(app: Arc<App>, mut socket: WebSocket, user: Arc<UserInfo
     let heartbeat = app.config.heartbeat;
     if heartbeat > 0 {
         let timeout_frame = frame::encode_timeout(heartbeat);
-        if !matches!(timeout(SEND_TIMEOUT, socket.send(Message::Text(timeout_frame.into()))).await, Ok(Ok(()))) {
+        if !matches!(
+            timeout(
+                SEND_TIMEOUT,
+                socket.send(Message::Text(timeout_frame.into()))
+            )
+            .await,
+            Ok(Ok(()))
+        ) {
             return;
         }
     }
     // A client that pings as told is never idle this long.
-    let idle_limit = (heartbeat > 0).then(|| Duration::from_secs(heartbeat.saturating_mul(4).max(30)));
+    let idle_limit =
+        (heartbeat > 0).then(|| Duration::from_secs(heartbeat.saturating_mul(4).max(30)));
     let idle = sleep(idle_limit.unwrap_or(Duration::ZERO));
     tokio::pin!(idle);
 
@@ -161,7 +179,13 @@ pub async fn run_socket(app: Arc<App>, mut socket: WebSocket, user: Arc<UserInfo
         };
         let text = match incoming {
             None => break End::Abort,
-            Some(Err(err)) => break if is_too_big(err) { End::Close(CLOSE_TOO_BIG) } else { End::Abort },
+            Some(Err(err)) => {
+                break if is_too_big(err) {
+                    End::Close(CLOSE_TOO_BIG)
+                } else {
+                    End::Abort
+                }
+            }
             Some(Ok(Message::Close(_))) => break End::ClosedByClient,
             Some(Ok(Message::Text(text))) => text,
             // Binary frames are not part of the protocol; control frames are handled below us.
@@ -172,7 +196,8 @@ pub async fn run_socket(app: Arc<App>, mut socket: WebSocket, user: Arc<UserInfo
         }
         match frame::parse(text.as_str()) {
             Frame::Ping => {
-                let sent = timeout(SEND_TIMEOUT, socket.send(Message::Text(frame::PONG.into()))).await;
+                let sent =
+                    timeout(SEND_TIMEOUT, socket.send(Message::Text(frame::PONG.into()))).await;
                 if !matches!(sent, Ok(Ok(()))) {
                     break End::Abort;
                 }
@@ -187,7 +212,10 @@ pub async fn run_socket(app: Arc<App>, mut socket: WebSocket, user: Arc<UserInfo
     match end {
         End::Abort => {}
         End::Close(code) => {
-            let close = Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::default() }));
+            let close = Message::Close(Some(CloseFrame {
+                code,
+                reason: Utf8Bytes::default(),
+            }));
             if let Ok(Ok(())) = timeout(SEND_TIMEOUT, socket.send(close)).await {
                 linger(&mut socket).await;
             }
