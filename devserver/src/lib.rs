@@ -81,6 +81,9 @@ pub struct Config {
     pub queue_len: usize,
     /// Largest inbound text frame in bytes; larger closes the socket with 1009.
     pub max_frame: usize,
+    /// A socket that sends nothing for this long is dropped. `None`: max(4·heartbeat,
+    /// 30 s) when `heartbeat > 0`, else never.
+    pub idle_timeout: Option<Duration>,
     /// Live sessions at most (expired ones are pruned first).
     pub max_sessions: usize,
     /// One stderr line per request.
@@ -99,9 +102,21 @@ impl Default for Config {
             max_sockets: 1000,
             queue_len: 256,
             max_frame: 64 * 1024,
+            idle_timeout: None,
             max_sessions: 100_000,
             log: true,
         }
+    }
+}
+
+impl Config {
+    /// How long a silent socket lives, if it is bounded at all.
+    fn idle_limit(&self) -> Option<Duration> {
+        // A client that pings as told is never silent this long.
+        self.idle_timeout.or_else(|| {
+            (self.heartbeat > 0)
+                .then(|| Duration::from_secs(self.heartbeat.saturating_mul(4).max(30)))
+        })
     }
 }
 

@@ -143,9 +143,7 @@ pub async fn run_socket(
             return;
         }
     }
-    // A client that pings as told is never idle this long.
-    let idle_limit =
-        (heartbeat > 0).then(|| Duration::from_secs(heartbeat.saturating_mul(4).max(30)));
+    let idle_limit = app.config.idle_limit();
     let idle = sleep(idle_limit.unwrap_or(Duration::ZERO));
     tokio::pin!(idle);
 
@@ -155,9 +153,6 @@ pub async fn run_socket(
     let max_frame = app.config.max_frame;
 
     let end = loop {
-        if let Some(limit) = idle_limit {
-            idle.as_mut().reset(Instant::now() + limit);
-        }
         let incoming = tokio::select! {
             _ = drop_rx.changed() => break End::Abort,
             _ = &mut kicked => break End::Abort,
@@ -177,6 +172,9 @@ pub async fn run_socket(
             }
             incoming = socket.recv() => incoming,
         };
+        if let Some(limit) = idle_limit {
+            idle.as_mut().reset(Instant::now() + limit);
+        }
         let text = match incoming {
             None => break End::Abort,
             Some(Err(err)) => {

@@ -342,3 +342,37 @@ async fn shutdown_sends_going_away() {
         "listener closed"
     );
 }
+
+#[tokio::test]
+async fn silent_sockets_are_dropped() {
+    let config = Config {
+        idle_timeout: Some(Duration::from_millis(300)),
+        ..quiet()
+    };
+    let (server, addr) = start(config).await;
+    let (mut silent, _) = connect_as(addr, "dev:silent").await;
+    let (mut talker, _) = connect_as(addr, "dev:talker").await;
+    for _ in 0..6 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        send(&mut talker, "ping").await;
+    }
+    // The silent one is gone (no close frame), the talker is still there.
+    loop {
+        match next(&mut silent).await {
+            Some(Ok(Message::Text(_))) => continue,
+            Some(Ok(Message::Close(f))) => panic!("got a close frame {f:?}"),
+            Some(Err(_)) | None => break,
+            Some(Ok(_)) => continue,
+        }
+    }
+    wait_stat(addr, "sockets", 1).await;
+    send(&mut talker, "ping").await;
+    loop {
+        if next_text(&mut talker).await == "pong" {
+            break;
+        }
+    }
+    drop(talker);
+    wait_stat(addr, "sockets", 0).await;
+    stop(server).await;
+}
