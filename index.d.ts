@@ -63,7 +63,8 @@ export interface RequestOptions extends Omit<LoginOptions, 'success' | 'complete
 export interface InitOptions {
   /** Path of the wasm file inside the code package (`.wasm` or `.wasm.br`). */
   wasmPath?: string;
-  bytes?: BufferSource;
+  /** The module bytes (or a Promise of them), for browsers. */
+  bytes?: BufferSource | Promise<BufferSource>;
   module?: WebAssembly.Module;
   /** The wx API object to use instead of the global `wx`. */
   wx?: any;

@@ -77,7 +77,10 @@ function whenReady(run, failed) {
 function instantiate(options) {
   var imports = glue.__wbg_get_imports();
   if (options.module || options.bytes) {
-    return WebAssembly.instantiate(options.module || options.bytes, imports).then(function (r) {
+    // `bytes` may also be a Promise of them (a browser fetching the .wasm file).
+    return Promise.resolve(options.module || options.bytes).then(function (source) {
+      return WebAssembly.instantiate(source, imports);
+    }).then(function (r) {
       return r.instance ? r : { instance: r, module: options.module };
     });
   }
@@ -99,8 +102,9 @@ function instantiate(options) {
 
 /**
  * Starts loading now (it starts by itself on the first call). Options, all optional:
- * `wasmPath` (a path in the code package, `.wasm` or `.wasm.br`), `bytes` / `module`
- * (for browsers), `wx` (the wx API object to use instead of the global one).
+ * `wasmPath` (a path in the code package, `.wasm` or `.wasm.br`), `bytes` (a BufferSource,
+ * or a Promise of one) / `module` (for browsers), `wx` (the wx API object to use instead
+ * of the global one). Call it right after `require`, in the same tick.
  */
 function init(options) {
   options = options || {};

@@ -2,9 +2,11 @@
 // and SocketTasks. Each one adapts a call of the Rust driver to a wx API, and each wx
 // callback to an export of the driver. No protocol logic lives here.
 // State is per loaded copy of the SDK (this module's own scope), never on the global object.
-'use strict';
+//
+// Written as an ES module so wasm-bindgen can import it (`module = "/js/host.js"`);
+// script/build turns it into CommonJS for the package.
 
-var state = {
+export const state = {
   /** The wx API object in use (the runtime's `wx`, or one given to `qcloud.init`). */
   wx: null,
   /** The wasm exports, once instantiated. */
@@ -19,10 +21,15 @@ var state = {
   timers: {},
   /** Whether wx.onNetworkStatusChange is followed. */
   networkWatched: false,
-  /** Builds LoginError / RequestError objects (set by index.js). */
-  makeError: null,
-};
-exports.state = state;
+  /** Builds LoginError / RequestError objects (index.js sets its classes' builder). */
+  makeError: function (request, type, message, detail) {
+    var e = new Error(message);
+    e.name = request ? 'RequestError' : 'LoginError';
+    e.type = type;
+    if (detail !== undefined) e.detail = detail;
+    return e;
+  },
+}
 
 function wxApi() {
   if (state.wx) return state.wx;
@@ -42,7 +49,7 @@ function callWx(name, options, onFail) {
 }
 
 /** Calls a user callback; an exception there never reaches the driver. */
-function safeCall(fn, arg) {
+export function safeCall(fn, arg) {
   if (typeof fn !== 'function') return;
   try {
     fn(arg);
@@ -50,11 +57,10 @@ function safeCall(fn, arg) {
     if (typeof console !== 'undefined') console.error('qcloud: callback threw', e);
   }
 }
-exports.safeCall = safeCall;
 
-exports.now = function () { return Date.now(); };
+export function now() { return Date.now(); }
 
-exports.set_timer = function (slot, delay) {
+export function set_timer(slot, delay) {
   var old = state.timers[slot];
   if (old !== undefined) clearTimeout(old);
   delete state.timers[slot];
@@ -64,44 +70,44 @@ exports.set_timer = function (slot, delay) {
       state.exports.on_timer(slot);
     }, Math.min(delay, 2147483647));
   }
-};
+}
 
-exports.wx_check_session = function (flow) {
+export function wx_check_session(flow) {
   var x = state.exports;
   callWx('checkSession', {
     success: function () { x.on_check_session(flow, true); },
     fail: function () { x.on_check_session(flow, false); },
   }, function () { x.on_check_session(flow, false); });
-};
+}
 
-exports.wx_login = function (flow) {
+export function wx_login(flow) {
   var x = state.exports;
   callWx('login', {
     success: function (res) { x.on_wx_login(flow, true, res); },
     fail: function (err) { x.on_wx_login(flow, false, err); },
   }, function (err) { x.on_wx_login(flow, false, err); });
-};
+}
 
-exports.wx_get_user_info = function (flow) {
+export function wx_get_user_info(flow) {
   var x = state.exports;
   callWx('getUserInfo', {
     success: function (res) { x.on_user_info(flow, true, res); },
     fail: function (err) { x.on_user_info(flow, false, err); },
   }, function (err) { x.on_user_info(flow, false, err); });
-};
+}
 
-exports.wx_request_login = function (flow, url, method, header, data) {
+export function wx_request_login(flow, url, method, header, data) {
   var x = state.exports;
   var options = { url: url, method: method, header: header };
   if (data !== undefined) options.data = data;
   options.success = function (res) { x.on_login_response(flow, true, res); };
   options.fail = function (err) { x.on_login_response(flow, false, err); };
   callWx('request', options, options.fail);
-};
+}
 
 var SKIP = { success: 1, fail: 1, complete: 1, login: 1, loginUrl: 1, header: 1, codeOnly: 1, detail: 1 };
 
-exports.wx_request = function (op, attempt, base, header) {
+export function wx_request(op, attempt, base, header) {
   var x = state.exports;
   var options = {};
   for (var k in base) if (!SKIP[k] && Object.prototype.hasOwnProperty.call(base, k)) options[k] = base[k];
@@ -121,24 +127,24 @@ exports.wx_request = function (op, attempt, base, header) {
   options.success = function (res) { x.on_request_response(op, attempt, true, res); };
   options.fail = function (err) { x.on_request_response(op, attempt, false, err); };
   callWx('request', options, options.fail);
-};
+}
 
-exports.storage_get = function (key) {
+export function storage_get(key) {
   try {
     var v = wxApi().getStorageSync(key);
     return v === '' ? undefined : v;
   } catch (e) {
     return undefined;
   }
-};
+}
 
-exports.storage_set = function (key, value) {
+export function storage_set(key, value) {
   try { wxApi().setStorageSync(key, value); } catch (e) { /* storage full: the session stays in memory */ }
-};
+}
 
-exports.storage_remove = function (key) {
+export function storage_remove(key) {
   try { wxApi().removeStorageSync(key); } catch (e) { /* nothing stored */ }
-};
+}
 
 function finish(op) {
   var entry = state.ops[op];
@@ -146,24 +152,24 @@ function finish(op) {
   return entry;
 }
 
-exports.op_done = function (op, value) {
+export function op_done(op, value) {
   var e = finish(op);
   if (!e) return;
   safeCall(e.success, value);
   safeCall(e.complete, value);
   if (e.resolve) e.resolve(value);
-};
+}
 
-exports.op_fail = function (op, request, type, message, detail) {
+export function op_fail(op, request, type, message, detail) {
   var e = finish(op);
   if (!e) return;
   var err = state.makeError(request, type, message, detail);
   safeCall(e.fail, err);
   safeCall(e.complete, err);
   if (e.reject) e.reject(err);
-};
+}
 
-exports.socket_connect = function (tid, conn, url) {
+export function socket_connect(tid, conn, url) {
   var x = state.exports;
   var key = tid + ':' + conn;
   var failed = false;
@@ -181,9 +187,9 @@ exports.socket_connect = function (tid, conn, url) {
   task.onMessage(function (res) { x.on_socket_message(tid, conn, res && res.data); });
   task.onClose(function () { delete state.tasks[key]; x.on_socket_close(tid, conn); });
   task.onError(function (err) { x.on_socket_error(tid, conn, err); });
-};
+}
 
-exports.socket_send = function (tid, conn, data) {
+export function socket_send(tid, conn, data) {
   var task = state.tasks[tid + ':' + conn];
   var x = state.exports;
   if (!task) {
@@ -195,18 +201,18 @@ exports.socket_send = function (tid, conn, data) {
   } catch (e) {
     x.on_send_failed(tid, conn, data);
   }
-};
+}
 
-exports.socket_close = function (tid, conn) {
+export function socket_close(tid, conn) {
   var key = tid + ':' + conn;
   var task = state.tasks[key];
   delete state.tasks[key];
   if (task) {
     try { task.close({ code: 1000, reason: 'closed by client' }); } catch (e) { /* already closed */ }
   }
-};
+}
 
-exports.tunnel_event = function (tid, name, payload) {
+export function tunnel_event(tid, name, payload) {
   var list = state.listeners[tid];
   if (!list) return;
   for (var i = 0; i < list.length; i++) {
@@ -217,13 +223,13 @@ exports.tunnel_event = function (tid, name, payload) {
     } catch (e) {
       if (typeof console !== 'undefined') console.error('qcloud: tunnel listener for "' + name + '" threw', e);
       if (name !== 'error') {
-        exports.tunnel_event(tid, 'error', { code: 5001, message: '信道事件监听函数抛出异常：' + name, detail: e });
+        tunnel_event(tid, 'error', { code: 5001, message: '信道事件监听函数抛出异常：' + name, detail: e });
       }
     }
   }
-};
+}
 
-exports.watch_network = function () {
+export function watch_network() {
   if (state.networkWatched) return;
   state.networkWatched = true;
   var api;
@@ -239,4 +245,14 @@ exports.watch_network = function () {
       api.getNetworkType({ success: function (res) { if (res && res.networkType === 'none') x.on_network(false); } });
     } catch (e) { /* not supported */ }
   }
-};
+}
+
+/** This copy's state (for the wasm-bindgen tests of the bindings). */
+export function host_state() {
+  return state;
+}
+
+/** Points the host at the wasm exports (index.js does it after instantiation). */
+export function bind(exports) {
+  state.exports = exports;
+}

@@ -379,10 +379,10 @@ function __wbg_get_imports() {
             const ret = new Object();
             return addHeapObject(ret);
         },
-        __wbg_op_done_70c6a4930f40e4aa: function(arg0, arg1) {
+        __wbg_op_done_fdbe92cda8c51c74: function(arg0, arg1) {
             op_done(arg0 >>> 0, getObject(arg1));
         },
-        __wbg_op_fail_ca1fe97c877cfc3c: function(arg0, arg1, arg2, arg3, arg4, arg5, arg6) {
+        __wbg_op_fail_2e886fac68eec3bc: function(arg0, arg1, arg2, arg3, arg4, arg5, arg6) {
             op_fail(arg0 >>> 0, arg1 !== 0, getStringFromWasm0(arg2, arg3), getStringFromWasm0(arg4, arg5), getObject(arg6));
         },
         __wbg_parse_a6b4cec51c8a6f8a: function() { return handleError(function (arg0) {
@@ -397,34 +397,34 @@ function __wbg_get_imports() {
             const ret = Reflect.set(getObject(arg0), getObject(arg1), getObject(arg2));
             return ret;
         }, arguments); },
-        __wbg_set_timer_36186f9af34c591f: function(arg0, arg1) {
+        __wbg_set_timer_f8a491cbaa5a5a5d: function(arg0, arg1) {
             set_timer(arg0 >>> 0, arg1);
         },
         __wbg_slice_ba0e630a4610b028: function(arg0, arg1) {
             const ret = getObject(arg0).slice(arg1 >>> 0);
             return addHeapObject(ret);
         },
-        __wbg_socket_close_531393cb4a341760: function(arg0, arg1) {
+        __wbg_socket_close_47d65ff8d3aaa925: function(arg0, arg1) {
             socket_close(arg0 >>> 0, arg1 >>> 0);
         },
-        __wbg_socket_connect_5f2e4decec6c8fab: function(arg0, arg1, arg2, arg3) {
+        __wbg_socket_connect_b1043eef0e1aa39f: function(arg0, arg1, arg2, arg3) {
             socket_connect(arg0 >>> 0, arg1 >>> 0, getStringFromWasm0(arg2, arg3));
         },
-        __wbg_socket_send_537f115992f073fc: function(arg0, arg1, arg2) {
+        __wbg_socket_send_2a1de74ae16bdc79: function(arg0, arg1, arg2) {
             socket_send(arg0 >>> 0, arg1 >>> 0, getObject(arg2));
         },
         __wbg_startsWith_e62616a135bea678: function(arg0, arg1) {
             const ret = getObject(arg0).startsWith(getObject(arg1));
             return ret;
         },
-        __wbg_storage_get_dc03bf5c90227d59: function(arg0, arg1) {
+        __wbg_storage_get_6ff02d7b9bb73fb7: function(arg0, arg1) {
             const ret = storage_get(getStringFromWasm0(arg0, arg1));
             return addHeapObject(ret);
         },
-        __wbg_storage_remove_df39cca02c6d6939: function(arg0, arg1) {
+        __wbg_storage_remove_cd45f3754f14f29f: function(arg0, arg1) {
             storage_remove(getStringFromWasm0(arg0, arg1));
         },
-        __wbg_storage_set_2182e5738ae44cc1: function(arg0, arg1, arg2) {
+        __wbg_storage_set_4fd60a7d94168f6f: function(arg0, arg1, arg2) {
             storage_set(getStringFromWasm0(arg0, arg1), getObject(arg2));
         },
         __wbg_string_CONTENT_99877240c066bff5: function() {
@@ -443,22 +443,22 @@ function __wbg_get_imports() {
             const ret = JSON.stringify(getObject(arg0));
             return addHeapObject(ret);
         }, arguments); },
-        __wbg_tunnel_event_8f2ade468ea21ac2: function(arg0, arg1, arg2) {
+        __wbg_tunnel_event_70c190f17c89c83a: function(arg0, arg1, arg2) {
             tunnel_event(arg0 >>> 0, getObject(arg1), getObject(arg2));
         },
-        __wbg_wx_check_session_dbd6655b7752f65b: function(arg0) {
+        __wbg_wx_check_session_d1667e9f0436945e: function(arg0) {
             wx_check_session(arg0 >>> 0);
         },
-        __wbg_wx_get_user_info_097ddab198d2c332: function(arg0) {
+        __wbg_wx_get_user_info_41f1eb6eee306c0a: function(arg0) {
             wx_get_user_info(arg0 >>> 0);
         },
-        __wbg_wx_login_d2be62c8332f6b90: function(arg0) {
+        __wbg_wx_login_e86e55ec9e91b831: function(arg0) {
             wx_login(arg0 >>> 0);
         },
-        __wbg_wx_request_93a338ace5fd60c1: function(arg0, arg1, arg2, arg3) {
+        __wbg_wx_request_018b2f4ffa8ed97c: function(arg0, arg1, arg2, arg3) {
             wx_request(arg0 >>> 0, arg1 >>> 0, getObject(arg2), getObject(arg3));
         },
-        __wbg_wx_request_login_1feaf8ea6e1f182a: function(arg0, arg1, arg2, arg3, arg4, arg5, arg6) {
+        __wbg_wx_request_login_934e991450b8b990: function(arg0, arg1, arg2, arg3, arg4, arg5, arg6) {
             wx_request_login(arg0 >>> 0, getStringFromWasm0(arg1, arg2), getStringFromWasm0(arg3, arg4), getObject(arg5), getObject(arg6));
         },
         __wbindgen_generic_0000000000000001: function(arg0) {
@@ -482,8 +482,8 @@ function __wbg_get_imports() {
     return {
         __proto__: null,
         "./qcloud_bg.js": import0,
-        "./host.js": import1,
-        "./host.js": import2,
+        "./snippets/qcloud-weapp-client-sdk-abfeab5bd008c3ef/js/host.js": import1,
+        "./snippets/qcloud-weapp-client-sdk-abfeab5bd008c3ef/js/host.js": import2,
     };
 }
 

@@ -3,7 +3,7 @@
 
 use wasm_bindgen::prelude::*;
 
-#[wasm_bindgen(raw_module = "./host.js")]
+#[wasm_bindgen(module = "/js/host.js")]
 extern "C" {
     /// `Date.now()`.
     pub fn now() -> f64;
@@ -40,6 +40,10 @@ extern "C" {
     pub fn tunnel_event(tid: u32, name: &JsValue, payload: &JsValue);
     /// Starts following `wx.onNetworkStatusChange` (once); it calls `on_network(online)`.
     pub fn watch_network();
+    /// Points the host at an object with the driver's exports (tests; index.js does it itself).
+    pub fn bind(exports: &JsValue);
+    /// The host's state object (tests).
+    pub fn host_state() -> JsValue;
 }
 
 #[wasm_bindgen]

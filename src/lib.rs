@@ -24,3 +24,30 @@ mod js;
 mod session;
 #[cfg(target_arch = "wasm32")]
 mod tunnel;
+
+/// The exported bindings as Rust functions, for the wasm-bindgen tests (`tests/web.rs`),
+/// which run them in a browser and in Node without the package's loader.
+#[cfg(target_arch = "wasm32")]
+#[doc(hidden)]
+pub mod bindings {
+    pub use crate::driver::on_timer;
+    pub use crate::session::{
+        on_check_session, on_login_response, on_request_response, on_user_info, on_wx_login, session_clear,
+        session_get, session_header, session_login, session_request, session_set, session_set_login_url,
+    };
+    pub use crate::tunnel::{
+        on_network, on_send_failed, on_socket_close, on_socket_error, on_socket_message, on_socket_open,
+        tunnel_close, tunnel_create, tunnel_emit, tunnel_open, tunnel_socket_url, tunnel_status,
+    };
+    use wasm_bindgen::JsValue;
+
+    /// Points the host module at `exports` (an object of the functions above).
+    pub fn bind_host(exports: &JsValue) {
+        crate::js::bind(exports);
+    }
+
+    /// The host module's state (`ops`, `listeners`, `tasks`, …).
+    pub fn host_state() -> JsValue {
+        crate::js::host_state()
+    }
+}

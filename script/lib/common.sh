@@ -19,3 +19,11 @@ wasm_cargo() {
 --remap-path-prefix=$ROOT=/qcloud --remap-path-prefix=$HOME/.cargo=/cargo --remap-path-prefix=$sysroot=/rustc" \
     cargo "$@" --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size
 }
+
+# cargo test for wasm32 (wasm-bindgen-test): panic messages kept, own target dir so the
+# release build's std is not rebuilt.
+wasm_cargo_test() {
+  RUSTUP_TOOLCHAIN=/usr RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="$ROOT/target/wasm-test" \
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner RUSTFLAGS="-Ctarget-cpu=mvp" \
+    cargo test "$@" --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort -Zpanic-abort-tests
+}
