@@ -26,9 +26,11 @@ pub struct UserInfo {
 
 impl UserInfo {
     /// The user a login code stands for. Never fails: every code is a user.
+    /// The name in `dev:<name>` may be percent-encoded (a header value is ASCII only):
+    /// `dev:%E5%B0%8F%E6%98%8E` is user `小明`.
     pub fn from_code(code: &str) -> UserInfo {
         match code.strip_prefix(DEV_CODE_PREFIX) {
-            Some(name) if !name.is_empty() => UserInfo::named(name),
+            Some(name) if !name.is_empty() => UserInfo::named(&percent_decode(name)),
             _ => {
                 let digest = hash("code", code);
                 let nick = format!("user-{}", &hex(&digest)[..6]);
@@ -63,6 +65,31 @@ impl UserInfo {
             language: "zh_CN".to_owned(),
         }
     }
+}
+
+/// `%XX` escapes decoded; the text as it is when that is not valid UTF-8.
+fn percent_decode(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|_| text.to_owned())
 }
 
 fn hash(kind: &str, value: &str) -> [u8; 20] {
@@ -105,6 +132,19 @@ mod tests {
         assert!(a.open_id.starts_with('o'));
         assert_ne!(a.open_id, UserInfo::from_code("dev:bob").open_id);
         assert!(a.avatar_url.starts_with("data:image/svg+xml,"));
+    }
+
+    #[test]
+    fn dev_names_may_be_percent_encoded() {
+        assert_eq!(
+            UserInfo::from_code("dev:%E5%B0%8F%E6%98%8E"),
+            UserInfo::named("小明")
+        );
+        assert_eq!(UserInfo::from_code("dev:a%20b").nick_name, "a b");
+        // Not an escape, or not UTF-8 once decoded: the name as written.
+        assert_eq!(UserInfo::from_code("dev:100%").nick_name, "100%");
+        assert_eq!(UserInfo::from_code("dev:%zz").nick_name, "%zz");
+        assert_eq!(UserInfo::from_code("dev:%FF").nick_name, "%FF");
     }
 
     #[test]
