@@ -1,6 +1,6 @@
 // A small `wx` for browsers: just what the Wafer SDK calls, over fetch, WebSocket and
 // sessionStorage. `login` answers the dev server's `dev:<name>` codes, so a name typed
-// into the page is the user the server sees.
+// into the page is the user the server sees (percent-encoded: headers are ASCII only).
 //
 //   var wx = createWxAdapter({ storagePrefix: 'wafer-demo/' });
 //   wx.setUser('小明');
@@ -138,7 +138,7 @@
         onCall('login');
         later(function () {
           if (!user.name) settle(o, false, { errMsg: 'login:fail no user name' });
-          else settle(o, true, { code: 'dev:' + user.name, errMsg: 'login:ok' });
+          else settle(o, true, { code: 'dev:' + encodeURIComponent(user.name), errMsg: 'login:ok' });
         });
       },
       getUserInfo: function (o) {

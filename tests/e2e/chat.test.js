@@ -74,14 +74,14 @@ test('chat demo: two users chat, survive expired sessions and dropped sockets', 
 
   // Two users join; each sees the other enter.
   const alice = await open('alice');
-  const bob = await open('bob');
-  await alice.locator('li[data-event="enter"]', { hasText: 'bob 进入' }).waitFor();
-  await bob.locator('li[data-event="enter"]', { hasText: 'bob 进入' }).filter({ hasText: '共 2 人' }).waitFor();
+  const xiaoming = await open('小明');
+  await alice.locator('li[data-event="enter"]', { hasText: '小明 进入' }).waitFor();
+  await xiaoming.locator('li[data-event="enter"]', { hasText: '小明 进入' }).filter({ hasText: '共 2 人' }).waitFor();
   assert.equal((await stats()).roomMembers, 2);
 
-  // Alice speaks; Bob hears it with her name.
+  // Alice speaks; 小明 hears it with her name.
   await speak(alice, '你好，我是 alice');
-  await heard(bob, 'alice', '你好，我是 alice');
+  await heard(xiaoming, 'alice', '你好，我是 alice');
   await heard(alice, 'alice', '你好，我是 alice');
   assert.equal(await alice.locator('li.speak.mine').count(), 1, 'own words are marked as mine');
 
@@ -94,23 +94,23 @@ test('chat demo: two users chat, survive expired sessions and dropped sockets', 
   assert.equal(await count(alice, 'logins'), 2, 'alice logged in again');
   assert.equal((await stats()).sessions, 1, 'the server saw a new login');
 
-  // Every socket drops; both tunnels reconnect (Bob's session is still expired, so his
+  // Every socket drops; both tunnels reconnect (小明's session is still expired, so his
   // tunnel URL request logs in again first) and the chat goes on.
   const { dropped } = await post('/dev/drop-sockets');
   assert.equal(dropped, 2);
-  for (const page of [alice, bob]) {
+  for (const page of [alice, xiaoming]) {
     await waitCount(page, 'reconnects', 1);
     await waitStatus(page, 'ACTIVE');
     await page.locator('li[data-event="reconnect"]').first().waitFor();
   }
-  assert.equal(await count(bob, 'logins'), 2, 'bob logged in again for the new tunnel');
+  assert.equal(await count(xiaoming, 'logins'), 2, '小明 logged in again for the new tunnel');
   const after = await stats();
   assert.equal(after.sockets, 2);
   assert.equal(after.roomMembers, 2);
 
-  await speak(bob, '重连之后还能聊天');
-  await heard(alice, 'bob', '重连之后还能聊天');
-  await heard(bob, 'bob', '重连之后还能聊天');
+  await speak(xiaoming, '重连之后还能聊天');
+  await heard(alice, '小明', '重连之后还能聊天');
+  await heard(xiaoming, '小明', '重连之后还能聊天');
 
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   await alice.screenshot({ path: path.join(ARTIFACTS, 'chat.png'), fullPage: true });
