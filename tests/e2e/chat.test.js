@@ -22,7 +22,9 @@ function missing() {
     [path.join(ROOT, 'pkg', 'lib', 'qcloud.wasm'), 'run `script/build`'],
     [CHROMIUM, 'install Debian chromium (or set CHROMIUM)'],
   ];
-  for (const [file, hint] of need) if (!fs.existsSync(file)) return `${path.relative(ROOT, file) || file} is missing: ${hint}`;
+  for (const [file, hint] of need) {
+    if (!fs.existsSync(file)) return `${file.startsWith(ROOT) ? path.relative(ROOT, file) : file} is missing: ${hint}`;
+  }
   try {
     require.resolve('playwright-core');
   } catch (e) {
