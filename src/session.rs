@@ -3,13 +3,13 @@
 
 use wafer_core::session::{
     Error, ErrorKind, FlowId, LoginMode, LoginOptions, LoginResponse, OpId, Output, RequestResponse,
-    StoredSession, UserDetail, MAGIC_ID, SESSION_KEY,
+    StoredSession, UserDetail, SESSION_KEY,
 };
 use wafer_core::Millis;
 use wasm_bindgen::prelude::*;
 
 use crate::driver::{self, Driver, Pending, Route};
-use crate::js;
+use crate::js::{self, Key};
 
 /// Reads the stored session (v1 `{id, skey, userInfo}` or a v2 `data` object) into the core.
 pub fn restore(d: &mut Driver) {
@@ -19,13 +19,13 @@ pub fn restore(d: &mut Driver) {
 }
 
 fn parse_stored(v: &JsValue) -> Option<StoredSession<JsValue>> {
-    let skey = js::get_string(v, "skey").filter(|s| !s.is_empty())?;
-    let mut user_info = js::get(v, "userInfo");
+    let skey = js::get_string(v, Key::skey).filter(|s| !s.is_empty())?;
+    let mut user_info = js::get(v, Key::userInfo);
     if user_info.is_undefined() {
-        user_info = js::get(v, "userinfo");
+        user_info = js::get(v, Key::userinfo);
     }
     Some(StoredSession {
-        id: js::get_string(v, "id").filter(|s| !s.is_empty()),
+        id: js::get_string(v, Key::id).filter(|s| !s.is_empty()),
         skey,
         user_info: (!user_info.is_undefined()).then_some(user_info),
         stored: Some(v.clone()),
@@ -34,10 +34,32 @@ fn parse_stored(v: &JsValue) -> Option<StoredSession<JsValue>> {
 
 fn header_object(pairs: &[(&'static str, String)]) -> JsValue {
     let obj = js::object();
-    for (k, v) in pairs {
-        js::set(&obj, k, &JsValue::from_str(v));
+    for (name, value) in pairs {
+        if let Some(k) = js::header_key(name) {
+            js::set(&obj, k, &JsValue::from_str(value));
+        }
     }
     obj
+}
+
+/// The session headers as a JS object, reused while the session stays the same (the
+/// host copies it into each request; it is never modified).
+fn session_header_object(pairs: Vec<(&'static str, String)>) -> JsValue {
+    thread_local! {
+        static CACHE: std::cell::RefCell<Option<(Vec<(&'static str, String)>, JsValue)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    CACHE.with(|c| {
+        let Ok(mut c) = c.try_borrow_mut() else { return header_object(&pairs) };
+        if let Some((cached, obj)) = c.as_ref() {
+            if *cached == pairs {
+                return obj.clone();
+            }
+        }
+        let obj = header_object(&pairs);
+        *c = Some((pairs, obj.clone()));
+        obj
+    })
 }
 
 /// The JS object stored for a session.
@@ -47,11 +69,11 @@ fn stored_value(s: &StoredSession<JsValue>) -> JsValue {
     }
     let obj = js::object();
     if let Some(id) = &s.id {
-        js::set(&obj, "id", &JsValue::from_str(id));
+        js::set(&obj, Key::id, &JsValue::from_str(id));
     }
-    js::set(&obj, "skey", &JsValue::from_str(&s.skey));
+    js::set(&obj, Key::skey, &JsValue::from_str(&s.skey));
     if let Some(u) = &s.user_info {
-        js::set(&obj, "userInfo", u);
+        js::set(&obj, Key::userInfo, u);
     }
     obj
 }
@@ -69,9 +91,9 @@ fn fail(op: u32, request: bool, e: &Error<JsValue>) {
 /// A `LoginError` / `RequestError` shaped value for places with no callback (tunnel details).
 pub fn error_value(e: &Error<JsValue>) -> JsValue {
     let err: JsValue = js_sys::Error::new(&e.message).into();
-    js::set(&err, "type", &JsValue::from_str(e.kind.type_str()));
+    js::set(&err, Key::r#type, &JsValue::from_str(e.kind.type_str()));
     if let Some(d) = &e.detail {
-        js::set(&err, "detail", d);
+        js::set(&err, Key::detail, d);
     }
     err
 }
@@ -95,7 +117,7 @@ pub fn perform(out: Output<JsValue>) {
         Output::Send { op, attempt, headers } => {
             let options = driver::with(|d| d.pending.get(&op.0).map(|p| p.options.clone())).flatten();
             if let Some(options) = options {
-                js::wx_request(op.0, attempt, &options, &header_object(&headers));
+                js::wx_request(op.0, attempt, &options, &session_header_object(headers));
             }
         }
         Output::RequestDone { op, result } => {
@@ -117,27 +139,27 @@ fn invalid(message: &str) -> Error<JsValue> {
 
 /// Reads the login-related options of a `login` / `request` call.
 pub fn login_options(options: &JsValue, code_only: bool) -> LoginOptions<JsValue> {
-    let data = js::get(options, "data");
+    let data = js::get(options, Key::data);
     let detail_obj = {
-        let d = js::get(options, "detail");
+        let d = js::get(options, Key::detail);
         if d.is_object() { d } else { options.clone() }
     };
-    let user_info = js::get(&detail_obj, "userInfo");
-    let mode = if code_only || js::truthy(&js::get(options, "codeOnly")) {
+    let user_info = js::get(&detail_obj, Key::userInfo);
+    let mode = if code_only || js::truthy(&js::get(options, Key::codeOnly)) {
         LoginMode::CodeOnly
     } else if user_info.is_object() {
         LoginMode::Detail(UserDetail {
             user_info: Some(user_info),
-            encrypted_data: js::get_string(&detail_obj, "encryptedData"),
-            iv: js::get_string(&detail_obj, "iv"),
+            encrypted_data: js::get_string(&detail_obj, Key::encryptedData),
+            iv: js::get_string(&detail_obj, Key::iv),
         })
     } else {
         LoginMode::GetUserInfo
     };
-    let timeout = js::get_number(options, "timeout").filter(|t| *t > 0.0).map(|t| t.min(86_400_000.0) as Millis);
+    let timeout = js::get_number(options, Key::timeout).filter(|t| *t > 0.0).map(|t| t.min(86_400_000.0) as Millis);
     LoginOptions {
-        login_url: js::get_string(options, "loginUrl").filter(|s| !s.is_empty()),
-        method: js::get_string(options, "method"),
+        login_url: js::get_string(options, Key::loginUrl).filter(|s| !s.is_empty()),
+        method: js::get_string(options, Key::method),
         data: (!data.is_undefined()).then_some(data),
         mode,
         timeout,
@@ -172,11 +194,11 @@ fn check_request(options: &JsValue) -> Result<(), &'static str> {
     if !options.is_object() || js_sys::Array::is_array(options) {
         return Err("请求参数错误：options 必须是对象");
     }
-    match js::get(options, "url").as_string() {
+    match js::get(options, Key::url).as_string() {
         Some(u) if !u.trim().is_empty() => {}
         _ => return Err("请求参数错误：缺少 url"),
     }
-    let header = js::get(options, "header");
+    let header = js::get(options, Key::header);
     if header.is_object() {
         let keys = js_sys::Object::keys(&js_sys::Object::from(header));
         for k in keys.iter() {
@@ -197,8 +219,9 @@ pub fn session_request(op: u32, options: JsValue) {
         fail(op, true, &invalid(message));
         return;
     }
-    let login = js::truthy(&js::get(&options, "login"));
-    let opts = login_options(&options, false);
+    let login = js::truthy(&js::get(&options, Key::login));
+    // `method` and `data` are the request's own: a login it needs uses the defaults.
+    let opts = LoginOptions { method: None, data: None, ..login_options(&options, false) };
     driver::input(|d, now| {
         d.pending.insert(op, Pending { options, route: Route::User });
         d.session.request(now, OpId(op), login, opts);
@@ -251,7 +274,7 @@ pub fn on_check_session(flow: u32, ok: bool) {
 /// `wx.login` answered: `res.code` on success, the wx error otherwise.
 #[wasm_bindgen]
 pub fn on_wx_login(flow: u32, ok: bool, res: JsValue) {
-    let result = match js::get_string(&res, "code").filter(|c| ok && !c.is_empty()) {
+    let result = match js::get_string(&res, Key::code).filter(|c| ok && !c.is_empty()) {
         Some(code) => Ok(code),
         None => Err(res),
     };
@@ -265,11 +288,11 @@ pub fn on_wx_login(flow: u32, ok: bool, res: JsValue) {
 #[wasm_bindgen]
 pub fn on_user_info(flow: u32, ok: bool, res: JsValue) {
     let result = if ok && res.is_object() {
-        let user_info = js::get(&res, "userInfo");
+        let user_info = js::get(&res, Key::userInfo);
         Ok(UserDetail {
             user_info: (!user_info.is_undefined()).then_some(user_info),
-            encrypted_data: js::get_string(&res, "encryptedData"),
-            iv: js::get_string(&res, "iv"),
+            encrypted_data: js::get_string(&res, Key::encryptedData),
+            iv: js::get_string(&res, Key::iv),
         })
     } else {
         Err(res)
@@ -283,13 +306,14 @@ pub fn on_user_info(flow: u32, ok: bool, res: JsValue) {
 /// The response body as an object to inspect: the parsed `data`, or `data` parsed from
 /// a JSON text body; `undefined` otherwise.
 fn body_of(res: &JsValue) -> JsValue {
-    let data = js::get(res, "data");
+    let data = js::get(res, Key::data);
     if data.is_object() {
         return data;
     }
     if let Some(text) = data.as_string() {
         if text.trim_start().starts_with('{') && text.len() <= 1 << 20 {
-            if let Ok(v) = js::json_parse(&data) {
+            let v = js::json_parse(&data);
+            if !v.is_undefined() {
                 return v;
             }
         }
@@ -302,21 +326,21 @@ fn body_of(res: &JsValue) -> JsValue {
 pub fn on_login_response(flow: u32, ok: bool, res: JsValue) {
     let result = if ok {
         let body = body_of(&res);
-        let session = js::get(&body, "session");
-        let data = js::get(&body, "data");
-        let mut v2_user = js::get(&data, "userinfo");
+        let session = js::get(&body, Key::session);
+        let data = js::get(&body, Key::data);
+        let mut v2_user = js::get(&data, Key::userinfo);
         if v2_user.is_undefined() {
-            v2_user = js::get(&data, "userInfo");
+            v2_user = js::get(&data, Key::userInfo);
         }
         Ok(LoginResponse {
-            status: js::get_number(&res, "statusCode"),
-            magic: js::truthy(&js::get(&body, MAGIC_ID)),
-            session_id: js::get_string(&session, "id"),
-            session_skey: js::get_string(&session, "skey"),
-            error: js::get_string(&body, "error"),
-            message: js::get_string(&body, "message"),
-            code: js::get_number(&body, "code"),
-            v2_skey: js::get_string(&data, "skey"),
+            status: js::get_number(&res, Key::statusCode),
+            magic: js::truthy(&js::get(&body, Key::magic)),
+            session_id: js::get_string(&session, Key::id),
+            session_skey: js::get_string(&session, Key::skey),
+            error: js::get_string(&body, Key::error),
+            message: js::get_string(&body, Key::message),
+            code: js::get_number(&body, Key::code),
+            v2_skey: js::get_string(&data, Key::skey),
             v2_user_info: (!v2_user.is_undefined()).then_some(v2_user),
             v2_data: data.is_object().then_some(data),
             raw: res,
@@ -335,13 +359,13 @@ pub fn on_login_response(flow: u32, ok: bool, res: JsValue) {
 pub fn on_request_response(op: u32, attempt: u32, ok: bool, res: JsValue) {
     let result = if ok {
         let body = body_of(&res);
-        let magic = js::truthy(&js::get(&body, MAGIC_ID));
+        let magic = js::truthy(&js::get(&body, Key::magic));
         Ok(RequestResponse {
-            status: js::get_number(&res, "statusCode"),
+            status: js::get_number(&res, Key::statusCode),
             magic,
-            error: if magic { js::get_string(&body, "error") } else { None },
-            message: if magic { js::get_string(&body, "message") } else { None },
-            code: js::get_number(&body, "code"),
+            error: if magic { js::get_string(&body, Key::error) } else { None },
+            message: if magic { js::get_string(&body, Key::message) } else { None },
+            code: js::get_number(&body, Key::code),
             raw: res,
         })
     } else {
