@@ -230,6 +230,7 @@ function Tunnel(serviceUrl, options) {
   o.maxReconnectTryTimes = Tunnel.MAX_RECONNECT_TRY_TIMES;
   o.reconnectTimeIncrease = Tunnel.RECONNECT_TIME_INCREASE;
   this.serviceUrl = serviceUrl;
+  this._options = o;
   this._tid = 0;
   this._listeners = [];
   this._pending = [];
@@ -281,6 +282,26 @@ Tunnel.prototype._run = function (fn) {
   return undefined;
 };
 
+/**
+ * The driver forgets closed tunnels when a new one is created (memory stays flat); a
+ * forgotten tunnel used again gets a new id. `false` (and an `error` event) when that
+ * is refused because another tunnel is open.
+ */
+Tunnel.prototype._revive = function (x) {
+  if (x.tunnel_alive(this._tid)) return true;
+  var tid;
+  try {
+    tid = x.tunnel_create(this.serviceUrl, this._options);
+  } catch (e) {
+    this._dispatchLocal('error', { code: Tunnel.ERR_CONNECT_SERVICE, message: e.message, detail: e });
+    return false;
+  }
+  delete state.listeners[this._tid];
+  this._tid = tid;
+  state.listeners[tid] = this._listeners;
+  return true;
+};
+
 Tunnel.prototype._dispatchLocal = function (name, payload) {
   host.state.listeners[0] = this._listeners;
   host.tunnel_event(0, name, payload);
@@ -289,7 +310,8 @@ Tunnel.prototype._dispatchLocal = function (name, payload) {
 
 /** Connects: fetches the socket URL from `serviceUrl` (with the session), then opens the socket. */
 Tunnel.prototype.open = function () {
-  this._run(function (x, tid) { x.tunnel_open(tid); });
+  var me = this;
+  this._run(function (x) { if (me._revive(x)) x.tunnel_open(me._tid); });
 };
 
 /** Adds a listener for an event (`connect`, `close`, `reconnecting`, `reconnect`, `error`, a server message type, or `*`). */
@@ -313,7 +335,13 @@ Tunnel.prototype.off = function (type, listener) {
 /** Sends a message `{type, content}`; queued while the tunnel is not active. */
 Tunnel.prototype.emit = function (type, content) {
   if (this._tid) {
-    state.exports.tunnel_emit(this._tid, type, content);
+    var x = state.exports;
+    if (x.tunnel_alive(this._tid) || this._revive(x)) {
+      x.tunnel_emit(this._tid, type, content);
+    } else {
+      JSON.stringify({ type: type, content: content }); // throws for content JSON cannot encode
+      this._dispatchLocal('error', { code: Tunnel.ERR_UNSENT, message: '信道已关闭，队列中的消息未发送', detail: [{ type: type, content: content }] });
+    }
     return;
   }
   JSON.stringify({ type: type, content: content }); // throws now for content JSON cannot encode

@@ -17,8 +17,8 @@ const state = {
   ops: {},
   /** Tunnel listeners by tunnel id: [[type, fn], …] in registration order. */
   listeners: {},
-  /** Live SocketTasks by "tid:conn". */
-  tasks: {},
+  /** Live SocketTasks by socketKey(tid, conn). */
+  tasks: new Map(),
   /** Armed timers by slot. */
   timers: {},
   /** Whether wx.onNetworkStatusChange is followed. */
@@ -171,9 +171,13 @@ function op_fail(op, request, type, message, detail) {
   if (e.reject) e.reject(err);
 }
 
+function socketKey(tid, conn) {
+  return tid * 4294967296 + conn;
+}
+
 function socket_connect(tid, conn, url) {
   var x = state.exports;
-  var key = tid + ':' + conn;
+  var key = socketKey(tid, conn);
   var failed = false;
   var task = callWx('connectSocket', { url: url }, function (err) {
     failed = true;
@@ -184,15 +188,15 @@ function socket_connect(tid, conn, url) {
     x.on_socket_error(tid, conn, { errMsg: 'connectSocket:fail no SocketTask (base library too old)' });
     return;
   }
-  state.tasks[key] = task;
+  state.tasks.set(key, task);
   task.onOpen(function () { x.on_socket_open(tid, conn); });
   task.onMessage(function (res) { x.on_socket_message(tid, conn, res && res.data); });
-  task.onClose(function () { delete state.tasks[key]; x.on_socket_close(tid, conn); });
+  task.onClose(function () { state.tasks.delete(key); x.on_socket_close(tid, conn); });
   task.onError(function (err) { x.on_socket_error(tid, conn, err); });
 }
 
 function socket_send(tid, conn, data) {
-  var task = state.tasks[tid + ':' + conn];
+  var task = state.tasks.get(socketKey(tid, conn));
   var x = state.exports;
   if (!task) {
     x.on_send_failed(tid, conn, data);
@@ -206,9 +210,9 @@ function socket_send(tid, conn, data) {
 }
 
 function socket_close(tid, conn) {
-  var key = tid + ':' + conn;
-  var task = state.tasks[key];
-  delete state.tasks[key];
+  var key = socketKey(tid, conn);
+  var task = state.tasks.get(key);
+  state.tasks.delete(key);
   if (task) {
     try { task.close({ code: 1000, reason: 'closed by client' }); } catch (e) { /* already closed */ }
   }
@@ -249,6 +253,49 @@ function watch_network() {
   }
 }
 
+/** `obj[key]`; undefined for non-objects and throwing getters (hostile responses). */
+function prop(obj, key) {
+  if (obj === null || (typeof obj !== 'object' && typeof obj !== 'function')) return undefined;
+  try {
+    return obj[key];
+  } catch (e) {
+    return undefined;
+  }
+}
+
+/** `obj[key] = value` (the driver's own objects). */
+function put(obj, key, value) {
+  obj[key] = value;
+}
+
+/** `JSON.parse`; undefined when the text is not JSON. */
+function json_parse(text) {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    return undefined;
+  }
+}
+
+var jsonError = null;
+
+/** `JSON.stringify`; undefined when it throws (the exception is kept for `json_error`). */
+function json_stringify(value) {
+  try {
+    return JSON.stringify(value);
+  } catch (e) {
+    jsonError = e;
+    return undefined;
+  }
+}
+
+/** The exception of the last failed `json_stringify`. */
+function json_error() {
+  var e = jsonError;
+  jsonError = null;
+  return e;
+}
+
 /** This copy's state (for the wasm-bindgen tests of the bindings). */
 function host_state() {
   return state;
@@ -278,5 +325,10 @@ exports.socket_send = socket_send;
 exports.socket_close = socket_close;
 exports.tunnel_event = tunnel_event;
 exports.watch_network = watch_network;
+exports.prop = prop;
+exports.put = put;
+exports.json_parse = json_parse;
+exports.json_stringify = json_stringify;
+exports.json_error = json_error;
 exports.host_state = host_state;
 exports.bind = bind;

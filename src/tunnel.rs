@@ -10,33 +10,33 @@ use wafer_core::tunnel::{
 use wasm_bindgen::prelude::*;
 
 use crate::driver::{self, Pending, Route, TunnelSlot};
-use crate::js::{self, Text};
+use crate::js::{self, Key, Text};
 
 /// Message of the exception thrown by `new Tunnel()` while another tunnel is open.
 const ONE_TUNNEL: &str = "当前有未关闭的信道，请先关闭之前的信道，再打开新信道";
 
 fn config_from(options: &JsValue) -> TunnelConfig {
     let mut c = TunnelConfig::default();
-    let num = |k: &str| js::get_number(options, k).filter(|n| *n >= 0.0);
-    if let Some(n) = num("maxReconnectTryTimes") {
+    let num = |k: Key| js::get_number(options, k).filter(|n| *n >= 0.0);
+    if let Some(n) = num(Key::maxReconnectTryTimes) {
         c.max_reconnect_tries = n.min(1_000.0) as u32;
     }
-    let step = num("reconnectTimeIncrease").map(|n| n.min(3_600_000.0) as u64).unwrap_or(1000);
-    c.backoff = match js::get_string(options, "backoff").as_deref() {
+    let step = num(Key::reconnectTimeIncrease).map(|n| n.min(3_600_000.0) as u64).unwrap_or(1000);
+    c.backoff = match js::get_string(options, Key::backoff).as_deref() {
         Some("exponential") => Backoff::Exponential {
             base: step.max(1),
-            cap: num("backoffCap").map(|n| n.min(3_600_000.0) as u64).unwrap_or(30_000),
-            jitter: js::get(options, "jitter").as_bool().unwrap_or(true),
+            cap: num(Key::backoffCap).map(|n| n.min(3_600_000.0) as u64).unwrap_or(30_000),
+            jitter: js::get(options, Key::jitter).as_bool().unwrap_or(true),
         },
         _ => Backoff::Linear { step },
     };
-    if let Some(n) = num("maxQueue").filter(|n| *n >= 1.0) {
+    if let Some(n) = num(Key::maxQueue).filter(|n| *n >= 1.0) {
         c.max_queue = n.min(1e9) as usize;
     }
-    if let Some(n) = num("heartbeat").filter(|n| *n >= 1000.0) {
+    if let Some(n) = num(Key::heartbeat).filter(|n| *n >= 1000.0) {
         c.ping_interval = n.min(3_600_000.0) as u64;
     }
-    c.seed = (js::get_number(options, "seed").unwrap_or(0.0) as u64) ^ driver::now().rotate_left(17) ^ 0x9E37_79B9;
+    c.seed = (js::get_number(options, Key::seed).unwrap_or(0.0) as u64) ^ driver::now().rotate_left(17) ^ 0x9E37_79B9;
     c
 }
 
@@ -61,6 +61,12 @@ pub fn tunnel_create(service_url: JsValue, options: JsValue) -> Result<u32, JsVa
     })
     .flatten();
     created.ok_or_else(|| js_sys::Error::new(ONE_TUNNEL).into())
+}
+
+/// Whether tunnel `tid` is still known (closed tunnels are forgotten by `tunnel_create`).
+#[wasm_bindgen]
+pub fn tunnel_alive(tid: u32) -> bool {
+    driver::with(|d| d.tunnels.get(&tid).is_some()).unwrap_or(false)
 }
 
 /// `tunnel.open()`.
@@ -92,11 +98,14 @@ pub fn tunnel_close(tid: u32) {
 #[wasm_bindgen]
 pub fn tunnel_emit(tid: u32, ty: JsValue, content: JsValue) -> Result<(), JsValue> {
     let packet = js::object();
-    js::TYPE.with(|k| js_sys::Reflect::set(&packet, k, &ty)).ok();
+    js::set(&packet, Key::r#type, &ty);
     if !content.is_undefined() {
-        js::CONTENT.with(|k| js_sys::Reflect::set(&packet, k, &content)).ok();
+        js::set(&packet, Key::content, &content);
     }
-    let json = js::json_stringify(&packet)?;
+    let json = js::json_stringify(&packet);
+    if !json.is_string() {
+        return Err(js::json_error());
+    }
     let frame = js::MESSAGE_PREFIX.with(|p| p.unchecked_ref::<Text>().concat(&json));
     driver::input(|d, now| {
         if let Some(t) = d.tunnels.get_mut(&tid) {
@@ -219,14 +228,15 @@ pub fn on_socket_message(tid: u32, conn: u32, data: JsValue) {
 
 fn dispatch_message(tid: u32, text: &Text) {
     let body = text.slice_from(frame::MESSAGE_PREFIX.len() as u32);
-    let Ok(message) = js::json_parse(&body) else {
+    let message = js::json_parse(&body);
+    if message.is_undefined() {
         return; // an unparsable body is dropped (PROTOCOL.md §5)
-    };
-    let ty = js::TYPE.with(|k| js::get_with(&message, k));
+    }
+    let ty = js::get(&message, Key::r#type);
     if !ty.is_string() {
         return; // a message without a type names no event
     }
-    let content = js::CONTENT.with(|k| js::get_with(&message, k));
+    let content = js::get(&message, Key::content);
     // Reserved names are 5, 7, 9 or 12 UTF-16 units long: only those are read.
     let len = ty.unchecked_ref::<Text>().length();
     if matches!(len, 5 | 7 | 9 | 12) {
@@ -243,12 +253,12 @@ fn dispatch_message(tid: u32, text: &Text) {
 pub fn url_answered(tid: u32, attempt: u32, result: Result<JsValue, Error<JsValue>>) {
     let result = match result {
         Ok(res) => {
-            let body = js::get(&res, "data");
-            let data = js::get(&body, "data");
-            let v1 = js::get_string(&body, "url");
-            let v2 = js::get_string(&data, "connectUrl");
-            let status = js::get_number(&res, "statusCode");
-            let code = js::get_number(&body, "code");
+            let body = js::get(&res, Key::data);
+            let data = js::get(&body, Key::data);
+            let v1 = js::get_string(&body, Key::url);
+            let v2 = js::get_string(&data, Key::connectUrl);
+            let status = js::get_number(&res, Key::statusCode);
+            let code = js::get_number(&body, Key::code);
             match socket_url_from_response(status, v1.as_deref(), code, v2.as_deref()) {
                 Some(url) => Ok(url.to_owned()),
                 None => Err(Some(res)),
@@ -270,8 +280,8 @@ fn request_url(tid: u32, attempt: u32) {
         let Some(url) = d.tunnels.get(&tid).map(|t| t.service_url.clone()) else { return };
         let op = d.internal_op();
         let options = js::object();
-        js::set(&options, "url", &JsValue::from_str(&url));
-        js::set(&options, "method", &JsValue::from_str("GET"));
+        js::set(&options, Key::url, &JsValue::from_str(&url));
+        js::set(&options, Key::method, &JsValue::from_str("GET"));
         d.pending.insert(op, Pending { options, route: Route::TunnelUrl { tid, attempt } });
         let login = d.session.login_url().is_some();
         let login_options =
@@ -284,16 +294,17 @@ fn request_url(tid: u32, attempt: u32) {
 /// `{code, message, detail}` of an `error` event.
 fn error_payload(code: u32, message: &str, detail: &JsValue) -> JsValue {
     let obj = js::object();
-    js::set(&obj, "code", &JsValue::from(code));
-    js::set(&obj, "message", &JsValue::from_str(message));
-    js::set(&obj, "detail", detail);
+    js::set(&obj, Key::code, &JsValue::from(code));
+    js::set(&obj, Key::message, &JsValue::from_str(message));
+    js::set(&obj, Key::detail, detail);
     obj
 }
 
 /// `{type, content}` of an encoded packet, for error details.
 fn packet_detail(frame_text: &JsValue) -> JsValue {
     let body = frame_text.unchecked_ref::<Text>().slice_from(frame::MESSAGE_PREFIX.len() as u32);
-    js::json_parse(&body).unwrap_or_else(|_| frame_text.clone())
+    let packet = js::json_parse(&body);
+    if packet.is_undefined() { frame_text.clone() } else { packet }
 }
 
 fn emit_event(tid: u32, name: &str, payload: &JsValue) {
