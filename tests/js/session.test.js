@@ -742,6 +742,15 @@ describe('session management', () => {
     assert.equal(env.fake.calls.checkSession, 0);
   });
 
+  test('a v2 session stored by an earlier run: login() answers its userinfo, requests carry X-WX-Skey only', async (t) => {
+    const data = { skey: 'v2-stored', userinfo: { nickName: 'v2 老用户' } };
+    const env = await setup(t, { storage: { [SESSION_KEY]: data } });
+    assert.deepEqual(plain(await env.qcloud.login()), data.userinfo);
+    assert.equal(env.fake.calls.login, 0);
+    const res = await env.qcloud.request({ url: API_URL });
+    assert.deepEqual(res.data.header, { 'X-WX-Skey': 'v2-stored' });
+  });
+
   test('buildSessionHeader reads a session stored by an earlier run', async (t) => {
     const env = await setup(t, { storage: { [SESSION_KEY]: { id: 'sid', skey: 'sk', userInfo: USER } } });
     assert.deepEqual(plain(env.qcloud.buildSessionHeader()), { 'X-WX-Id': 'sid', 'X-WX-Skey': 'sk' });

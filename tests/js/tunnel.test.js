@@ -703,6 +703,14 @@ describe('one open tunnel at a time', () => {
     assert.deepEqual(aEvents, ['connect', 'close', 'connect']);
   });
 
+  test('new Tunnel with a serviceUrl that is not a string throws', async (t) => {
+    const env = await setup(t);
+    for (const bad of [undefined, null, 42, {}]) assert.throws(() => new env.Tunnel(bad));
+    const ok = new env.Tunnel(SERVICE_URL);
+    ok.open();
+    await socketNo(env.fake, 1);
+  });
+
   test('a closed tunnel can be opened again', async (t) => {
     const env = await setup(t);
     const tunnel = new env.Tunnel(SERVICE_URL);
