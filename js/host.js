@@ -15,8 +15,8 @@ export const state = {
   ops: {},
   /** Tunnel listeners by tunnel id: [[type, fn], …] in registration order. */
   listeners: {},
-  /** Live SocketTasks by "tid:conn". */
-  tasks: {},
+  /** Live SocketTasks by socketKey(tid, conn). */
+  tasks: new Map(),
   /** Armed timers by slot. */
   timers: {},
   /** Whether wx.onNetworkStatusChange is followed. */
@@ -169,9 +169,13 @@ export function op_fail(op, request, type, message, detail) {
   if (e.reject) e.reject(err);
 }
 
+function socketKey(tid, conn) {
+  return tid * 4294967296 + conn;
+}
+
 export function socket_connect(tid, conn, url) {
   var x = state.exports;
-  var key = tid + ':' + conn;
+  var key = socketKey(tid, conn);
   var failed = false;
   var task = callWx('connectSocket', { url: url }, function (err) {
     failed = true;
@@ -182,15 +186,15 @@ export function socket_connect(tid, conn, url) {
     x.on_socket_error(tid, conn, { errMsg: 'connectSocket:fail no SocketTask (base library too old)' });
     return;
   }
-  state.tasks[key] = task;
+  state.tasks.set(key, task);
   task.onOpen(function () { x.on_socket_open(tid, conn); });
   task.onMessage(function (res) { x.on_socket_message(tid, conn, res && res.data); });
-  task.onClose(function () { delete state.tasks[key]; x.on_socket_close(tid, conn); });
+  task.onClose(function () { state.tasks.delete(key); x.on_socket_close(tid, conn); });
   task.onError(function (err) { x.on_socket_error(tid, conn, err); });
 }
 
 export function socket_send(tid, conn, data) {
-  var task = state.tasks[tid + ':' + conn];
+  var task = state.tasks.get(socketKey(tid, conn));
   var x = state.exports;
   if (!task) {
     x.on_send_failed(tid, conn, data);
@@ -204,9 +208,9 @@ export function socket_send(tid, conn, data) {
 }
 
 export function socket_close(tid, conn) {
-  var key = tid + ':' + conn;
-  var task = state.tasks[key];
-  delete state.tasks[key];
+  var key = socketKey(tid, conn);
+  var task = state.tasks.get(key);
+  state.tasks.delete(key);
   if (task) {
     try { task.close({ code: 1000, reason: 'closed by client' }); } catch (e) { /* already closed */ }
   }
@@ -245,6 +249,92 @@ export function watch_network() {
       api.getNetworkType({ success: function (res) { if (res && res.networkType === 'none') x.on_network(false); } });
     } catch (e) { /* not supported */ }
   }
+}
+
+/** `obj[key]`; undefined for non-objects and throwing getters (hostile responses). */
+export function prop(obj, key) {
+  if (obj === null || (typeof obj !== 'object' && typeof obj !== 'function')) return undefined;
+  try {
+    return obj[key];
+  } catch (e) {
+    return undefined;
+  }
+}
+
+/** `obj[key] = value` (the driver's own objects). */
+export function put(obj, key, value) {
+  obj[key] = value;
+}
+
+/** `JSON.parse`; undefined when the text is not JSON. */
+export function json_parse(text) {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    return undefined;
+  }
+}
+
+var jsonError = null;
+
+/** `JSON.stringify`; undefined when it throws (the exception is kept for `json_error`). */
+export function json_stringify(value) {
+  try {
+    return JSON.stringify(value);
+  } catch (e) {
+    jsonError = e;
+    return undefined;
+  }
+}
+
+/** The exception of the last failed `json_stringify`. */
+export function json_error() {
+  var e = jsonError;
+  jsonError = null;
+  return e;
+}
+
+/** `obj[key]` when it is a string, else undefined. */
+export function prop_string(obj, key) {
+  var v = prop(obj, key);
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** The length of a string (UTF-16 units). */
+export function string_length(s) {
+  return s.length;
+}
+
+/** Whether `data` is a string that starts with `prefix`. */
+export function has_prefix(data, prefix) {
+  return typeof data === 'string' && data.startsWith(prefix);
+}
+
+/** `JSON.parse(text.slice(start))`; undefined when it is not JSON. */
+export function parse_after(text, start) {
+  try {
+    return JSON.parse(text.slice(start));
+  } catch (e) {
+    return undefined;
+  }
+}
+
+/**
+ * `prefix + JSON.stringify({type, content})` (JSON leaves `content` out when it is
+ * undefined); undefined when the content cannot be encoded (see `json_error`).
+ */
+export function encode_packet(prefix, type, content) {
+  try {
+    return prefix + JSON.stringify({ type: type, content: content });
+  } catch (e) {
+    jsonError = e;
+    return undefined;
+  }
+}
+
+/** Dispatches a server message: its `content` to the listeners of `name` and `*`. */
+export function tunnel_message(tid, name, message) {
+  tunnel_event(tid, name, message.content);
 }
 
 /** This copy's state (for the wasm-bindgen tests of the bindings). */

@@ -334,18 +334,23 @@ Tunnel.prototype.off = function (type, listener) {
 
 /** Sends a message `{type, content}`; queued while the tunnel is not active. */
 Tunnel.prototype.emit = function (type, content) {
-  if (this._tid) {
-    var x = state.exports;
-    if (x.tunnel_alive(this._tid) || this._revive(x)) {
-      x.tunnel_emit(this._tid, type, content);
-    } else {
-      JSON.stringify({ type: type, content: content }); // throws for content JSON cannot encode
-      this._dispatchLocal('error', { code: Tunnel.ERR_UNSENT, message: '信道已关闭，队列中的消息未发送', detail: [{ type: type, content: content }] });
+  var me = this;
+  var send = function (x) {
+    var r = x.tunnel_emit(me._tid, type, content);
+    if (r === 1) throw host.json_error();
+    if (r === 2) {
+      // A closed tunnel forgotten by the driver: revive it, or report the packet.
+      if (me._revive(x)) return send(x);
+      me._dispatchLocal('error', { code: Tunnel.ERR_UNSENT, message: '信道已关闭，队列中的消息未发送', detail: [{ type: type, content: content }] });
     }
+    return undefined;
+  };
+  if (this._tid) {
+    send(state.exports);
     return;
   }
   JSON.stringify({ type: type, content: content }); // throws now for content JSON cannot encode
-  this._run(function (x, tid) { x.tunnel_emit(tid, type, content); });
+  this._run(function (x) { send(x); });
 };
 
 /** Closes the tunnel; packets still queued are reported with an `error` (4002). */

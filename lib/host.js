@@ -296,6 +296,49 @@ function json_error() {
   return e;
 }
 
+/** `obj[key]` when it is a string, else undefined. */
+function prop_string(obj, key) {
+  var v = prop(obj, key);
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** The length of a string (UTF-16 units). */
+function string_length(s) {
+  return s.length;
+}
+
+/** Whether `data` is a string that starts with `prefix`. */
+function has_prefix(data, prefix) {
+  return typeof data === 'string' && data.startsWith(prefix);
+}
+
+/** `JSON.parse(text.slice(start))`; undefined when it is not JSON. */
+function parse_after(text, start) {
+  try {
+    return JSON.parse(text.slice(start));
+  } catch (e) {
+    return undefined;
+  }
+}
+
+/**
+ * `prefix + JSON.stringify({type, content})` (JSON leaves `content` out when it is
+ * undefined); undefined when the content cannot be encoded (see `json_error`).
+ */
+function encode_packet(prefix, type, content) {
+  try {
+    return prefix + JSON.stringify({ type: type, content: content });
+  } catch (e) {
+    jsonError = e;
+    return undefined;
+  }
+}
+
+/** Dispatches a server message: its `content` to the listeners of `name` and `*`. */
+function tunnel_message(tid, name, message) {
+  tunnel_event(tid, name, message.content);
+}
+
 /** This copy's state (for the wasm-bindgen tests of the bindings). */
 function host_state() {
   return state;
@@ -330,5 +373,11 @@ exports.put = put;
 exports.json_parse = json_parse;
 exports.json_stringify = json_stringify;
 exports.json_error = json_error;
+exports.prop_string = prop_string;
+exports.string_length = string_length;
+exports.has_prefix = has_prefix;
+exports.parse_after = parse_after;
+exports.encode_packet = encode_packet;
+exports.tunnel_message = tunnel_message;
 exports.host_state = host_state;
 exports.bind = bind;

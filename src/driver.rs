@@ -117,6 +117,8 @@ pub struct Driver {
     pub effects: VecDeque<Effect>,
     /// Whether the stored session was read from storage.
     pub restored: bool,
+    /// The time of the last input.
+    pub last_now: Millis,
 }
 
 impl Driver {
@@ -130,6 +132,7 @@ impl Driver {
             last_internal_op: INTERNAL_OP_BASE,
             effects: VecDeque::new(),
             restored: false,
+            last_now: 0,
         }
     }
 
@@ -203,20 +206,33 @@ pub fn with<R>(f: impl FnOnce(&mut Driver) -> R) -> Option<R> {
 
 /// Feeds one input (inside `f`), then performs every effect and re-arms the timers.
 pub fn input<R>(f: impl FnOnce(&mut Driver, Millis) -> R) -> Option<R> {
-    let now = now();
+    input_at(Some(now()), f)
+}
+
+/// Like [`input`], at the time of the last input: for inputs whose outputs never
+/// depend on the clock (`emit`), so the hot path skips a host call.
+pub fn input_untimed<R>(f: impl FnOnce(&mut Driver, Millis) -> R) -> Option<R> {
+    input_at(None, f)
+}
+
+fn input_at<R>(at: Option<Millis>, f: impl FnOnce(&mut Driver, Millis) -> R) -> Option<R> {
+    let mut now = 0;
     let r = with(|d| {
+        now = at.unwrap_or(d.last_now);
+        d.last_now = now;
         if !d.restored {
             d.restored = true;
             crate::session::restore(d);
         }
         f(d, now)
     })?;
-    pump();
+    pump(now);
     Some(r)
 }
 
-/// Performs queued effects until none is left, then re-arms timers.
-pub fn pump() {
+/// Performs queued effects until none is left, then re-arms timers (deadlines are
+/// relative to `now`, the time of the input).
+pub fn pump(now: Millis) {
     loop {
         let Some(effect) = with(|d| d.effects.pop_front()).flatten() else {
             break;
@@ -226,7 +242,6 @@ pub fn pump() {
             Effect::Tunnel(tid, out) => crate::tunnel::perform(tid, out),
         }
     }
-    let now = now();
     if let Some(changes) = with(|d| d.rearm(now)) {
         for (slot, delay) in changes {
             js::set_timer(slot, delay);

@@ -32,14 +32,36 @@ extern "C" {
     pub fn op_fail(op: u32, request: bool, kind: &str, message: &str, detail: &JsValue);
     /// `wx.connectSocket`; the task's events call `on_socket_*(tid, conn, …)`.
     pub fn socket_connect(tid: u32, conn: u32, url: &str);
-    /// `SocketTask.send`; a failure calls `on_send_failed(tid, conn, data)`.
-    pub fn socket_send(tid: u32, conn: u32, data: &JsValue);
+    /// `SocketTask.send` (the host takes `data`); a failure calls `on_send_failed(tid, conn, data)`.
+    pub fn socket_send(tid: u32, conn: u32, data: JsValue);
     /// `SocketTask.close` and forget the task.
     pub fn socket_close(tid: u32, conn: u32);
-    /// Calls the tunnel's listeners of `name` and `*`.
-    pub fn tunnel_event(tid: u32, name: &JsValue, payload: &JsValue);
+    /// Calls the tunnel's listeners of `name` and `*` (the host takes both values).
+    pub fn tunnel_event(tid: u32, name: JsValue, payload: JsValue);
+    /// Dispatches a parsed server message's `content` under `name`.
+    pub fn tunnel_message(tid: u32, name: JsValue, message: JsValue);
+    /// `obj[key]` when it is a string.
+    pub fn prop_string(obj: &JsValue, key: &JsValue) -> Option<Text>;
+    /// `s.length` of a string.
+    pub fn string_length(s: &Text) -> u32;
+    /// Whether `data` is a string starting with `prefix`.
+    pub fn has_prefix(data: &JsValue, prefix: &JsValue) -> bool;
+    /// `JSON.parse(text.slice(start))`, `None` when it is not JSON (or is `null`).
+    pub fn parse_after(text: &JsValue, start: u32) -> Option<JsValue>;
+    /// `prefix + JSON.stringify({type, content})`, `None` when it throws (see `json_error`).
+    pub fn encode_packet(prefix: &JsValue, ty: &JsValue, content: &JsValue) -> Option<JsValue>;
     /// Starts following `wx.onNetworkStatusChange` (once); it calls `on_network(online)`.
     pub fn watch_network();
+    /// `obj[key]`; `undefined` when `obj` is not an object or the getter throws.
+    pub fn prop(obj: &JsValue, key: &JsValue) -> JsValue;
+    /// `obj[key] = value` on an object of the driver's own.
+    pub fn put(obj: &JsValue, key: &JsValue, value: &JsValue);
+    /// `JSON.parse(text)`; `undefined` when the text is not JSON.
+    pub fn json_parse(text: &JsValue) -> JsValue;
+    /// `JSON.stringify(value)`; `undefined` when it throws (see `json_error`).
+    pub fn json_stringify(value: &JsValue) -> JsValue;
+    /// The exception of the last failed `json_stringify`.
+    pub fn json_error() -> JsValue;
     /// Points the host at an object with the driver's exports (tests; index.js does it itself).
     pub fn bind(exports: &JsValue);
     /// The host's state object (tests).
@@ -51,12 +73,6 @@ extern "C" {
     /// `Number(value)`.
     #[wasm_bindgen(js_name = Number)]
     pub fn js_number(value: &JsValue) -> f64;
-    /// `JSON.parse(text)` on a JS string (no copy into wasm).
-    #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
-    pub fn json_parse(text: &JsValue) -> Result<JsValue, JsValue>;
-    /// `JSON.stringify(value)`; `undefined` for values JSON cannot represent.
-    #[wasm_bindgen(js_namespace = JSON, js_name = stringify, catch)]
-    pub fn json_stringify(value: &JsValue) -> Result<JsValue, JsValue>;
 
     /// A JS string, handled without copying it into wasm memory.
     #[wasm_bindgen(extends = js_sys::Object, typescript_type = "string")]
@@ -67,9 +83,6 @@ extern "C" {
     /// `s.startsWith(prefix)`.
     #[wasm_bindgen(method, js_name = startsWith)]
     pub fn starts_with(this: &Text, prefix: &JsValue) -> bool;
-    /// `s.indexOf(needle)`.
-    #[wasm_bindgen(method, js_name = indexOf)]
-    pub fn index_of(this: &Text, needle: &JsValue) -> i32;
     /// `s.slice(start)`.
     #[wasm_bindgen(method, js_name = slice)]
     pub fn slice_from(this: &Text, start: u32) -> JsValue;
@@ -80,42 +93,75 @@ extern "C" {
     /// `"message:"`, the prefix of a message frame.
     #[wasm_bindgen(thread_local_v2, static_string)]
     pub static MESSAGE_PREFIX: js_sys::JsString = "message:";
-    /// `":"`.
-    #[wasm_bindgen(thread_local_v2, static_string)]
-    pub static COLON: js_sys::JsString = ":";
-    /// `"type"`.
-    #[wasm_bindgen(thread_local_v2, static_string)]
-    pub static TYPE: js_sys::JsString = "type";
-    /// `"content"`.
-    #[wasm_bindgen(thread_local_v2, static_string)]
-    pub static CONTENT: js_sys::JsString = "content";
 }
 
-/// `obj[key]` for a plain string key; `undefined` when `obj` is not an object or the
-/// getter throws.
-pub fn get(obj: &JsValue, key: &str) -> JsValue {
-    if !obj.is_object() {
-        return JsValue::UNDEFINED;
-    }
-    js_sys::Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+/// Declares the property names the driver reads and writes, each a JS string made once.
+macro_rules! keys {
+    ($($name:ident = $text:tt),* $(,)?) => {
+        #[allow(non_upper_case_globals)]
+        mod key_strings {
+            use wasm_bindgen::prelude::*;
+            #[wasm_bindgen]
+            extern "C" {
+                $(
+                    #[wasm_bindgen(thread_local_v2, static_string)]
+                    pub static $name: js_sys::JsString = $text;
+                )*
+            }
+        }
+        /// A property name the driver uses (no Rust string crosses the boundary for it).
+        #[derive(Clone, Copy, Debug)]
+        #[allow(non_camel_case_types)]
+        pub enum Key { $($name),* }
+        impl Key {
+            /// Runs `f` with the cached JS string of the key.
+            pub fn with<R>(self, f: impl FnOnce(&JsValue) -> R) -> R {
+                match self { $(Key::$name => key_strings::$name.with(|k| f(k)),)* }
+            }
+        }
+    };
 }
 
-/// `obj[key]` with a cached key.
-pub fn get_with(obj: &JsValue, key: &JsValue) -> JsValue {
-    if !obj.is_object() {
-        return JsValue::UNDEFINED;
-    }
-    js_sys::Reflect::get(obj, key).unwrap_or(JsValue::UNDEFINED)
+keys! {
+    backoff = "backoff", backoffCap = "backoffCap", code = "code", codeOnly = "codeOnly",
+    connectUrl = "connectUrl", content = "content", data = "data", detail = "detail",
+    encryptedData = "encryptedData", error = "error", header = "header", heartbeat = "heartbeat",
+    id = "id", iv = "iv", jitter = "jitter", login = "login", loginUrl = "loginUrl",
+    magic = "F2C224D4-2BCE-4C64-AF9F-A6D872000D1A", maxQueue = "maxQueue",
+    maxReconnectTryTimes = "maxReconnectTryTimes", message = "message", method = "method",
+    reconnectTimeIncrease = "reconnectTimeIncrease", seed = "seed", session = "session",
+    skey = "skey", statusCode = "statusCode", timeout = "timeout", r#type = "type", url = "url",
+    userInfo = "userInfo", userinfo = "userinfo",
+    hCode = "X-WX-Code", hEncryptedData = "X-WX-Encrypted-Data", hIv = "X-WX-IV",
+    hId = "X-WX-Id", hSkey = "X-WX-Skey",
+}
+
+/// The key of a protocol header name.
+pub fn header_key(name: &str) -> Option<Key> {
+    use wafer_core::session as s;
+    Some(match name {
+        s::HEADER_CODE => Key::hCode,
+        s::HEADER_ENCRYPTED_DATA => Key::hEncryptedData,
+        s::HEADER_IV => Key::hIv,
+        s::HEADER_ID => Key::hId,
+        s::HEADER_SKEY => Key::hSkey,
+        _ => return None,
+    })
+}
+
+/// `obj[key]`; `undefined` when `obj` is not an object or the getter throws.
+pub fn get(obj: &JsValue, key: Key) -> JsValue {
+    key.with(|k| prop(obj, k))
 }
 
 /// `obj[key]` as a Rust string, when it is a string.
-pub fn get_string(obj: &JsValue, key: &str) -> Option<String> {
+pub fn get_string(obj: &JsValue, key: Key) -> Option<String> {
     get(obj, key).as_string()
 }
 
 /// `obj[key]` as a number: a finite number, or a string holding one (Android once sent
 /// `statusCode: "200"`).
-pub fn get_number(obj: &JsValue, key: &str) -> Option<f64> {
+pub fn get_number(obj: &JsValue, key: Key) -> Option<f64> {
     let v = get(obj, key);
     let n = match v.as_f64() {
         Some(n) => n,
@@ -131,9 +177,9 @@ pub fn get_number(obj: &JsValue, key: &str) -> Option<f64> {
     n.is_finite().then_some(n)
 }
 
-/// `obj[key] = value` (ignores failures: the objects are our own).
-pub fn set(obj: &JsValue, key: &str, value: &JsValue) {
-    let _ = js_sys::Reflect::set(obj, &JsValue::from_str(key), value);
+/// `obj[key] = value` on an object of the driver's own.
+pub fn set(obj: &JsValue, key: Key, value: &JsValue) {
+    key.with(|k| put(obj, k, value));
 }
 
 /// A fresh `{}`.

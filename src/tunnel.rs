@@ -93,27 +93,21 @@ pub fn tunnel_close(tid: u32) {
 }
 
 /// `tunnel.emit(type, content)`: encodes `message:{"type":…,"content":…}` (no `content`
-/// key when it is undefined) and sends or queues it. Throws a `TypeError` when the
-/// content cannot be encoded as JSON (a cycle, a BigInt).
+/// key when it is undefined) and sends or queues it. Returns 0 when done, 1 when the
+/// content cannot be encoded as JSON (a cycle, a BigInt: the shim throws the host's
+/// `json_error()`), 2 when the tunnel id is unknown (a forgotten closed tunnel).
 #[wasm_bindgen]
-pub fn tunnel_emit(tid: u32, ty: JsValue, content: JsValue) -> Result<(), JsValue> {
-    let packet = js::object();
-    js::set(&packet, Key::r#type, &ty);
-    if !content.is_undefined() {
-        js::set(&packet, Key::content, &content);
-    }
-    let json = js::json_stringify(&packet);
-    if !json.is_string() {
-        return Err(js::json_error());
-    }
-    let frame = js::MESSAGE_PREFIX.with(|p| p.unchecked_ref::<Text>().concat(&json));
-    driver::input(|d, now| {
-        if let Some(t) = d.tunnels.get_mut(&tid) {
-            t.machine.emit(now, frame);
-        }
+pub fn tunnel_emit(tid: u32, ty: &JsValue, content: &JsValue) -> u32 {
+    let Some(frame) = js::MESSAGE_PREFIX.with(|p| js::encode_packet(p, ty, content)) else {
+        return 1;
+    };
+    let known = driver::input_untimed(|d, now| {
+        let Some(t) = d.tunnels.get_mut(&tid) else { return false };
+        t.machine.emit(now, frame);
         d.drain_tunnel(tid);
+        true
     });
-    Ok(())
+    if known == Some(true) { 0 } else { 2 }
 }
 
 /// `tunnel.status` as an index: 0 closed, 1 connecting, 2 active, 3 reconnecting.
@@ -198,19 +192,17 @@ pub fn on_network(online: bool) {
 /// prefix is checked in place, the body goes to the engine's `JSON.parse`, and only
 /// the message type is read to pick the event name.
 #[wasm_bindgen]
-pub fn on_socket_message(tid: u32, conn: u32, data: JsValue) {
+pub fn on_socket_message(tid: u32, conn: u32, data: &JsValue) {
     let current = driver::with(|d| d.tunnels.get(&tid).is_some_and(|t| t.machine.is_current(ConnId(conn))));
-    if current != Some(true) || !data.is_string() {
-        // Stale socket, or a binary frame: the protocol is text only.
+    if current != Some(true) {
+        return; // a stale socket
+    }
+    if js::MESSAGE_PREFIX.with(|p| js::has_prefix(data, p)) {
+        dispatch_message(tid, data);
         return;
     }
-    let text: &Text = data.unchecked_ref();
-    if js::MESSAGE_PREFIX.with(|p| text.starts_with(p)) {
-        dispatch_message(tid, text);
-        return;
-    }
-    // Control frames are short; anything longer than a head plus a small body is not one.
-    if text.length() > 64 {
+    // Binary frames are not part of the protocol; control frames are short.
+    if !data.is_string() || js::string_length(data.unchecked_ref()) > 64 {
         return;
     }
     let Some(s) = data.as_string() else { return };
@@ -226,27 +218,21 @@ pub fn on_socket_message(tid: u32, conn: u32, data: JsValue) {
     });
 }
 
-fn dispatch_message(tid: u32, text: &Text) {
-    let body = text.slice_from(frame::MESSAGE_PREFIX.len() as u32);
-    let message = js::json_parse(&body);
-    if message.is_undefined() {
+fn dispatch_message(tid: u32, text: &JsValue) {
+    let Some(message) = js::parse_after(text, frame::MESSAGE_PREFIX.len() as u32) else {
         return; // an unparsable body is dropped (PROTOCOL.md §5)
-    }
-    let ty = js::get(&message, Key::r#type);
-    if !ty.is_string() {
-        return; // a message without a type names no event
-    }
-    let content = js::get(&message, Key::content);
+    };
+    let Some(ty) = Key::r#type.with(|k| js::prop_string(&message, k)) else {
+        return; // a message without a string type names no event
+    };
     // Reserved names are 5, 7, 9 or 12 UTF-16 units long: only those are read.
-    let len = ty.unchecked_ref::<Text>().length();
-    if matches!(len, 5 | 7 | 9 | 12) {
+    if matches!(js::string_length(&ty), 5 | 7 | 9 | 12) {
         if let Some(name) = ty.as_string().filter(|n| frame::is_reserved(n)) {
-            let escaped = JsValue::from_str(&frame::event_name(&name));
-            js::tunnel_event(tid, &escaped, &content);
+            js::tunnel_message(tid, JsValue::from_str(&frame::event_name(&name)), message);
             return;
         }
     }
-    js::tunnel_event(tid, &ty, &content);
+    js::tunnel_message(tid, ty.into(), message);
 }
 
 /// The answer to a tunnel's service-URL request.
@@ -302,13 +288,11 @@ fn error_payload(code: u32, message: &str, detail: &JsValue) -> JsValue {
 
 /// `{type, content}` of an encoded packet, for error details.
 fn packet_detail(frame_text: &JsValue) -> JsValue {
-    let body = frame_text.unchecked_ref::<Text>().slice_from(frame::MESSAGE_PREFIX.len() as u32);
-    let packet = js::json_parse(&body);
-    if packet.is_undefined() { frame_text.clone() } else { packet }
+    js::parse_after(frame_text, frame::MESSAGE_PREFIX.len() as u32).unwrap_or_else(|| frame_text.clone())
 }
 
-fn emit_event(tid: u32, name: &str, payload: &JsValue) {
-    js::tunnel_event(tid, &JsValue::from_str(name), payload);
+fn emit_event(tid: u32, name: &str, payload: JsValue) {
+    js::tunnel_event(tid, JsValue::from_str(name), payload);
 }
 
 /// Performs one tunnel output.
@@ -317,23 +301,23 @@ pub fn perform(tid: u32, out: Output<JsValue, JsValue>) {
         Output::RequestUrl { attempt } => request_url(tid, attempt),
         Output::Connect { conn, url } => js::socket_connect(tid, conn.0, &url),
         Output::Send { conn, frame: f } => match f {
-            Outbound::Ping => js::socket_send(tid, conn.0, &JsValue::from_str(frame::PING)),
-            Outbound::Close => js::socket_send(tid, conn.0, &JsValue::from_str(frame::CLOSE)),
-            Outbound::Packet(p) => js::socket_send(tid, conn.0, &p),
+            Outbound::Ping => js::socket_send(tid, conn.0, JsValue::from_str(frame::PING)),
+            Outbound::Close => js::socket_send(tid, conn.0, JsValue::from_str(frame::CLOSE)),
+            Outbound::Packet(p) => js::socket_send(tid, conn.0, p),
         },
         Output::CloseSocket { conn } => js::socket_close(tid, conn.0),
         Output::Event(e) => match e {
-            Event::Connect => emit_event(tid, "connect", &JsValue::UNDEFINED),
-            Event::Reconnecting => emit_event(tid, "reconnecting", &JsValue::UNDEFINED),
-            Event::Reconnect => emit_event(tid, "reconnect", &JsValue::UNDEFINED),
-            Event::Close => emit_event(tid, "close", &JsValue::UNDEFINED),
+            Event::Connect => emit_event(tid, "connect", JsValue::UNDEFINED),
+            Event::Reconnecting => emit_event(tid, "reconnecting", JsValue::UNDEFINED),
+            Event::Reconnect => emit_event(tid, "reconnect", JsValue::UNDEFINED),
+            Event::Close => emit_event(tid, "close", JsValue::UNDEFINED),
             Event::Error { error, detail } => {
                 let detail = detail.unwrap_or(JsValue::NULL);
-                emit_event(tid, "error", &error_payload(error.code(), error.message(), &detail));
+                emit_event(tid, "error", error_payload(error.code(), error.message(), &detail));
             }
             Event::Overflow(p) => {
                 let e = TunnelError::QueueFull;
-                emit_event(tid, "error", &error_payload(e.code(), e.message(), &packet_detail(&p)));
+                emit_event(tid, "error", error_payload(e.code(), e.message(), &packet_detail(&p)));
             }
             Event::Unsent(packets) => {
                 let list = js_sys::Array::new();
@@ -341,7 +325,7 @@ pub fn perform(tid: u32, out: Output<JsValue, JsValue>) {
                     list.push(&packet_detail(p));
                 }
                 let e = TunnelError::Unsent;
-                emit_event(tid, "error", &error_payload(e.code(), e.message(), &list.into()));
+                emit_event(tid, "error", error_payload(e.code(), e.message(), &list.into()));
             }
         },
     }

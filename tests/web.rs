@@ -100,7 +100,10 @@ fn setup() -> JsValue {
     export_n!(on_socket_open, |t: u32, c: u32|);
     export_n!(on_socket_close, |t: u32, c: u32|);
     export_n!(on_socket_error, |t: u32, c: u32, d: JsValue|);
-    export_n!(on_socket_message, |t: u32, c: u32, d: JsValue|);
+    {
+        let c = Closure::<dyn Fn(u32, u32, JsValue)>::new(|t: u32, c: u32, d: JsValue| b::on_socket_message(t, c, &d));
+        Reflect::set(&x, &JsValue::from_str("on_socket_message"), &c.into_js_value()).unwrap();
+    }
     export_n!(on_send_failed, |t: u32, c: u32, d: JsValue|);
     b::bind_host(&x.into());
     let fake = install_fake_wx();
@@ -180,7 +183,7 @@ async fn tunnel_round_trip_through_the_bindings() {
     let state = b::host_state();
     let tid = b::tunnel_create("https://x.test/tunnel".into(), obj(&[])).unwrap();
     let seen = record_events(&state, tid);
-    b::tunnel_emit(tid, "early".into(), JsValue::UNDEFINED).unwrap();
+    assert_eq!(b::tunnel_emit(tid, &"early".into(), &JsValue::UNDEFINED), 0);
     b::tunnel_open(tid);
     assert_eq!(b::tunnel_status(tid), 1, "CONNECTING");
     // A second tunnel while this one is not closed: refused with the original's message.
@@ -192,29 +195,29 @@ async fn tunnel_round_trip_through_the_bindings() {
     assert_eq!(b::tunnel_socket_url(tid), "wss://x.test/ws/1");
     b::on_socket_open(tid, 1);
     assert_eq!(b::tunnel_status(tid), 2, "ACTIVE");
-    b::tunnel_emit(tid, "speak".into(), obj(&[("word", "你好".into())])).unwrap();
+    assert_eq!(b::tunnel_emit(tid, &"speak".into(), &obj(&[("word", "你好".into())])), 0);
     let sent = Array::from(&get(&task, "sent"));
     assert_eq!(sent.get(0), r#"message:{"type":"early"}"#);
     assert_eq!(sent.get(1), r#"message:{"type":"speak","content":{"word":"你好"}}"#);
     assert_eq!(seen.get(0).dyn_into::<Array>().unwrap().get(0), "connect");
 
-    b::on_socket_message(tid, 1, r#"message:{"type":"speak","content":{"a":"b:c"}}"#.into());
-    b::on_socket_message(tid, 1, r#"message:{"type":"close","content":1}"#.into());
+    b::on_socket_message(tid, 1, &r#"message:{"type":"speak","content":{"a":"b:c"}}"#.into());
+    b::on_socket_message(tid, 1, &r#"message:{"type":"close","content":1}"#.into());
     // Garbage: none of it may trap, none of it is an event.
-    b::on_socket_message(tid, 1, "message:{not json".into());
-    b::on_socket_message(tid, 1, r#"message:{"content":1}"#.into());
-    b::on_socket_message(tid, 1, js_sys::ArrayBuffer::new(8).into());
-    b::on_socket_message(tid, 1, JsValue::from_str(&"x".repeat(1 << 20)));
-    b::on_socket_message(tid, 1, JsValue::from_str(&format!("message:{}", "[".repeat(100_000))));
-    b::on_socket_message(tid, 7, r#"message:{"type":"stale"}"#.into());
-    b::on_socket_message(tid, 1, "timeout:abc".into());
+    b::on_socket_message(tid, 1, &"message:{not json".into());
+    b::on_socket_message(tid, 1, &r#"message:{"content":1}"#.into());
+    b::on_socket_message(tid, 1, &js_sys::ArrayBuffer::new(8).into());
+    b::on_socket_message(tid, 1, &JsValue::from_str(&"x".repeat(1 << 20)));
+    b::on_socket_message(tid, 1, &JsValue::from_str(&format!("message:{}", "[".repeat(100_000))));
+    b::on_socket_message(tid, 7, &r#"message:{"type":"stale"}"#.into());
+    b::on_socket_message(tid, 1, &"timeout:abc".into());
     let names: Vec<String> =
         seen.iter().map(|e| e.dyn_into::<Array>().unwrap().get(0).as_string().unwrap()).collect();
     assert_eq!(names, ["connect", "speak", "@close"]);
     let speak = seen.get(1).dyn_into::<Array>().unwrap().get(1);
     assert_eq!(get(&speak, "a"), "b:c");
 
-    b::on_socket_message(tid, 1, "close".into());
+    b::on_socket_message(tid, 1, &"close".into());
     assert_eq!(b::tunnel_status(tid), 0, "the server's close frame closes the tunnel");
     let last = seen.get(seen.length() - 1).dyn_into::<Array>().unwrap();
     assert_eq!(last.get(0), "close");
@@ -225,12 +228,12 @@ async fn tunnel_round_trip_through_the_bindings() {
 }
 
 #[wasm_bindgen_test]
-fn emit_of_unencodable_content_throws_a_type_error() {
+fn emit_reports_unencodable_content_and_unknown_tunnels() {
     setup();
     let tid = b::tunnel_create("https://x.test/tunnel".into(), obj(&[])).unwrap();
     let cyclic = Object::new();
     Reflect::set(&cyclic, &"self".into(), &cyclic).unwrap();
-    let err = b::tunnel_emit(tid, "t".into(), cyclic.into()).unwrap_err();
-    assert!(err.is_instance_of::<js_sys::TypeError>());
+    assert_eq!(b::tunnel_emit(tid, &"t".into(), &cyclic.into()), 1, "JSON cannot encode a cycle");
+    assert_eq!(b::tunnel_emit(tid + 1000, &"t".into(), &JsValue::UNDEFINED), 2, "unknown tunnel");
     b::tunnel_close(tid);
 }
