@@ -150,7 +150,7 @@ function newOp(options) {
   if (typeof o.success !== 'function' && typeof o.fail !== 'function' && typeof o.complete !== 'function') {
     promise = new Promise(function (resolve, reject) { entry.resolve = resolve; entry.reject = reject; });
   }
-  state.ops[op] = entry;
+  state.ops.set(op, entry);
   return [op, promise];
 }
 
@@ -236,6 +236,8 @@ function Tunnel(serviceUrl, options) {
   this._pending = [];
   var create = function (x) {
     me._tid = x.tunnel_create(serviceUrl, o);
+    // The driver forgets closed tunnels on creation; so do their listener lists.
+    for (var k in state.listeners) if (!x.tunnel_alive(+k)) delete state.listeners[k];
     state.listeners[me._tid] = me._listeners;
   };
   if (state.exports) {
@@ -334,23 +336,25 @@ Tunnel.prototype.off = function (type, listener) {
 
 /** Sends a message `{type, content}`; queued while the tunnel is not active. */
 Tunnel.prototype.emit = function (type, content) {
-  var me = this;
-  var send = function (x) {
-    var r = x.tunnel_emit(me._tid, type, content);
-    if (r === 1) throw host.json_error();
-    if (r === 2) {
-      // A closed tunnel forgotten by the driver: revive it, or report the packet.
-      if (me._revive(x)) return send(x);
-      me._dispatchLocal('error', { code: Tunnel.ERR_UNSENT, message: '信道已关闭，队列中的消息未发送', detail: [{ type: type, content: content }] });
-    }
-    return undefined;
-  };
   if (this._tid) {
-    send(state.exports);
+    this._emitNow(state.exports, type, content);
     return;
   }
   JSON.stringify({ type: type, content: content }); // throws now for content JSON cannot encode
-  this._run(function (x) { send(x); });
+  var me = this;
+  this._run(function (x) { me._emitNow(x, type, content); });
+};
+
+Tunnel.prototype._emitNow = function (x, type, content) {
+  var r = x.tunnel_emit(this._tid, type, content);
+  if (r === 0) return;
+  if (r === 1) throw host.json_error();
+  // A closed tunnel forgotten by the driver: revive it, or report the packet.
+  if (this._revive(x)) {
+    this._emitNow(x, type, content);
+    return;
+  }
+  this._dispatchLocal('error', { code: Tunnel.ERR_UNSENT, message: '信道已关闭，队列中的消息未发送', detail: [{ type: type, content: content }] });
 };
 
 /** Closes the tunnel; packets still queued are reported with an `error` (4002). */

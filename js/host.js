@@ -12,7 +12,7 @@ export const state = {
   /** The wasm exports, once instantiated. */
   exports: null,
   /** Pending user calls by op id: {success, fail, complete, resolve, reject}. */
-  ops: {},
+  ops: new Map(),
   /** Tunnel listeners by tunnel id: [[type, fn], …] in registration order. */
   listeners: {},
   /** Live SocketTasks by socketKey(tid, conn). */
@@ -147,8 +147,8 @@ export function storage_remove(key) {
 }
 
 function finish(op) {
-  var entry = state.ops[op];
-  delete state.ops[op];
+  var entry = state.ops.get(op);
+  state.ops.delete(op);
   return entry;
 }
 
@@ -294,6 +294,51 @@ export function json_error() {
   return e;
 }
 
+/** 0 undefined, 1 null, 2 boolean, 3 number, 4 string, 5 array, 6 other object or function, 7 other. */
+export function kind(v) {
+  switch (typeof v) {
+    case 'undefined': return 0;
+    case 'boolean': return 2;
+    case 'number': return 3;
+    case 'string': return 4;
+    case 'object': return v === null ? 1 : Array.isArray(v) ? 5 : 6;
+    case 'function': return 6;
+    default: return 7;
+  }
+}
+
+/** `kind(obj[key])`. */
+export function prop_kind(obj, key) {
+  return kind(prop(obj, key));
+}
+
+/** Whether `obj[key]` is truthy. */
+export function truthy_prop(obj, key) {
+  return !!prop(obj, key);
+}
+
+/** `obj[key]` as a number: a number, or a short numeric string (Android once sent `"200"`); NaN otherwise. */
+export function number_prop(obj, key) {
+  var v = prop(obj, key);
+  if (typeof v === 'number') return v;
+  if (typeof v === 'string' && v.length <= 32 && v.trim() !== '') return Number(v);
+  return NaN;
+}
+
+/** A wx response's body as an object: `data` itself, or `data` parsed when wx left JSON text. */
+export function response_body(res) {
+  var data = prop(res, 'data');
+  if (data !== null && typeof data === 'object') return data;
+  if (typeof data === 'string' && data.length <= 1048576 && /^\s*\{/.test(data)) {
+    try {
+      return JSON.parse(data);
+    } catch (e) {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
 /** `obj[key]` when it is a string, else undefined. */
 export function prop_string(obj, key) {
   var v = prop(obj, key);
@@ -303,6 +348,11 @@ export function prop_string(obj, key) {
 /** The length of a string (UTF-16 units). */
 export function string_length(s) {
   return s.length;
+}
+
+/** `length << 16 | first UTF-16 unit` of a string (0 for an empty one; lengths saturate). */
+export function string_shape(s) {
+  return ((Math.min(s.length, 65535) << 16) | (s.charCodeAt(0) | 0)) >>> 0;
 }
 
 /** Whether `data` is a string that starts with `prefix`. */

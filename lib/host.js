@@ -14,7 +14,7 @@ const state = {
   /** The wasm exports, once instantiated. */
   exports: null,
   /** Pending user calls by op id: {success, fail, complete, resolve, reject}. */
-  ops: {},
+  ops: new Map(),
   /** Tunnel listeners by tunnel id: [[type, fn], …] in registration order. */
   listeners: {},
   /** Live SocketTasks by socketKey(tid, conn). */
@@ -149,8 +149,8 @@ function storage_remove(key) {
 }
 
 function finish(op) {
-  var entry = state.ops[op];
-  delete state.ops[op];
+  var entry = state.ops.get(op);
+  state.ops.delete(op);
   return entry;
 }
 
@@ -296,6 +296,51 @@ function json_error() {
   return e;
 }
 
+/** 0 undefined, 1 null, 2 boolean, 3 number, 4 string, 5 array, 6 other object or function, 7 other. */
+function kind(v) {
+  switch (typeof v) {
+    case 'undefined': return 0;
+    case 'boolean': return 2;
+    case 'number': return 3;
+    case 'string': return 4;
+    case 'object': return v === null ? 1 : Array.isArray(v) ? 5 : 6;
+    case 'function': return 6;
+    default: return 7;
+  }
+}
+
+/** `kind(obj[key])`. */
+function prop_kind(obj, key) {
+  return kind(prop(obj, key));
+}
+
+/** Whether `obj[key]` is truthy. */
+function truthy_prop(obj, key) {
+  return !!prop(obj, key);
+}
+
+/** `obj[key]` as a number: a number, or a short numeric string (Android once sent `"200"`); NaN otherwise. */
+function number_prop(obj, key) {
+  var v = prop(obj, key);
+  if (typeof v === 'number') return v;
+  if (typeof v === 'string' && v.length <= 32 && v.trim() !== '') return Number(v);
+  return NaN;
+}
+
+/** A wx response's body as an object: `data` itself, or `data` parsed when wx left JSON text. */
+function response_body(res) {
+  var data = prop(res, 'data');
+  if (data !== null && typeof data === 'object') return data;
+  if (typeof data === 'string' && data.length <= 1048576 && /^\s*\{/.test(data)) {
+    try {
+      return JSON.parse(data);
+    } catch (e) {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
 /** `obj[key]` when it is a string, else undefined. */
 function prop_string(obj, key) {
   var v = prop(obj, key);
@@ -305,6 +350,11 @@ function prop_string(obj, key) {
 /** The length of a string (UTF-16 units). */
 function string_length(s) {
   return s.length;
+}
+
+/** `length << 16 | first UTF-16 unit` of a string (0 for an empty one; lengths saturate). */
+function string_shape(s) {
+  return ((Math.min(s.length, 65535) << 16) | (s.charCodeAt(0) | 0)) >>> 0;
 }
 
 /** Whether `data` is a string that starts with `prefix`. */
@@ -373,8 +423,14 @@ exports.put = put;
 exports.json_parse = json_parse;
 exports.json_stringify = json_stringify;
 exports.json_error = json_error;
+exports.kind = kind;
+exports.prop_kind = prop_kind;
+exports.truthy_prop = truthy_prop;
+exports.number_prop = number_prop;
+exports.response_body = response_body;
 exports.prop_string = prop_string;
 exports.string_length = string_length;
+exports.string_shape = string_shape;
 exports.has_prefix = has_prefix;
 exports.parse_after = parse_after;
 exports.encode_packet = encode_packet;

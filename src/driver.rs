@@ -93,8 +93,9 @@ impl<T> Slots<T> {
 
 /// Something the host must do, in order.
 pub enum Effect {
-    /// An output of the session service.
-    Session(session::Output<JsValue>),
+    /// An output of the session service (boxed: it is large and rare, and every effect
+    /// is moved a few times on the tunnel's hot path).
+    Session(Box<session::Output<JsValue>>),
     /// An output of tunnel `tid`.
     Tunnel(u32, tunnel::Output<JsValue, JsValue>),
 }
@@ -139,7 +140,7 @@ impl Driver {
     /// Moves every pending session output to the effect FIFO.
     pub fn drain_session(&mut self) {
         while let Some(out) = self.session.poll_output() {
-            self.effects.push_back(Effect::Session(out));
+            self.effects.push_back(Effect::Session(Box::new(out)));
         }
     }
 
@@ -206,19 +207,8 @@ pub fn with<R>(f: impl FnOnce(&mut Driver) -> R) -> Option<R> {
 
 /// Feeds one input (inside `f`), then performs every effect and re-arms the timers.
 pub fn input<R>(f: impl FnOnce(&mut Driver, Millis) -> R) -> Option<R> {
-    input_at(Some(now()), f)
-}
-
-/// Like [`input`], at the time of the last input: for inputs whose outputs never
-/// depend on the clock (`emit`), so the hot path skips a host call.
-pub fn input_untimed<R>(f: impl FnOnce(&mut Driver, Millis) -> R) -> Option<R> {
-    input_at(None, f)
-}
-
-fn input_at<R>(at: Option<Millis>, f: impl FnOnce(&mut Driver, Millis) -> R) -> Option<R> {
-    let mut now = 0;
+    let now = now();
     let r = with(|d| {
-        now = at.unwrap_or(d.last_now);
         d.last_now = now;
         if !d.restored {
             d.restored = true;
@@ -226,22 +216,26 @@ fn input_at<R>(at: Option<Millis>, f: impl FnOnce(&mut Driver, Millis) -> R) -> 
         }
         f(d, now)
     })?;
-    pump(now);
+    perform_effects();
+    rearm(now);
     Some(r)
 }
 
-/// Performs queued effects until none is left, then re-arms timers (deadlines are
-/// relative to `now`, the time of the input).
-pub fn pump(now: Millis) {
+/// Performs queued effects until none is left.
+pub fn perform_effects() {
     loop {
         let Some(effect) = with(|d| d.effects.pop_front()).flatten() else {
             break;
         };
         match effect {
-            Effect::Session(out) => crate::session::perform(out),
+            Effect::Session(out) => crate::session::perform(*out),
             Effect::Tunnel(tid, out) => crate::tunnel::perform(tid, out),
         }
     }
+}
+
+/// Re-arms the host timers whose deadline moved (delays relative to `now`).
+fn rearm(now: Millis) {
     if let Some(changes) = with(|d| d.rearm(now)) {
         for (slot, delay) in changes {
             js::set_timer(slot, delay);

@@ -42,8 +42,21 @@ extern "C" {
     pub fn tunnel_message(tid: u32, name: JsValue, message: JsValue);
     /// `obj[key]` when it is a string.
     pub fn prop_string(obj: &JsValue, key: &JsValue) -> Option<Text>;
+    /// The kind of a value: 0 undefined, 1 null, 2 boolean, 3 number, 4 string, 5 array,
+    /// 6 other object or function, 7 other.
+    pub fn kind(v: &JsValue) -> u32;
+    /// `kind(obj[key])`.
+    pub fn prop_kind(obj: &JsValue, key: &JsValue) -> u32;
+    /// Whether `obj[key]` is truthy.
+    pub fn truthy_prop(obj: &JsValue, key: &JsValue) -> bool;
+    /// `obj[key]` as a number (numeric strings too); NaN otherwise.
+    pub fn number_prop(obj: &JsValue, key: &JsValue) -> f64;
+    /// A wx response's body as an object (JSON text parsed), else undefined.
+    pub fn response_body(res: &JsValue) -> JsValue;
     /// `s.length` of a string.
     pub fn string_length(s: &Text) -> u32;
+    /// `length << 16 | first UTF-16 unit` of a string (lengths above 65535 saturate).
+    pub fn string_shape(s: &Text) -> u32;
     /// Whether `data` is a string starting with `prefix`.
     pub fn has_prefix(data: &JsValue, prefix: &JsValue) -> bool;
     /// `JSON.parse(text.slice(start))`, `None` when it is not JSON (or is `null`).
@@ -77,18 +90,6 @@ extern "C" {
     /// A JS string, handled without copying it into wasm memory.
     #[wasm_bindgen(extends = js_sys::Object, typescript_type = "string")]
     pub type Text;
-    /// `s.length` (UTF-16 units).
-    #[wasm_bindgen(method, getter, structural)]
-    pub fn length(this: &Text) -> u32;
-    /// `s.startsWith(prefix)`.
-    #[wasm_bindgen(method, js_name = startsWith)]
-    pub fn starts_with(this: &Text, prefix: &JsValue) -> bool;
-    /// `s.slice(start)`.
-    #[wasm_bindgen(method, js_name = slice)]
-    pub fn slice_from(this: &Text, start: u32) -> JsValue;
-    /// `s.concat(other)`.
-    #[wasm_bindgen(method, js_name = concat)]
-    pub fn concat(this: &Text, other: &JsValue) -> JsValue;
 
     /// `"message:"`, the prefix of a message frame.
     #[wasm_bindgen(thread_local_v2, static_string)]
@@ -124,7 +125,7 @@ macro_rules! keys {
 
 keys! {
     backoff = "backoff", backoffCap = "backoffCap", code = "code", codeOnly = "codeOnly",
-    connectUrl = "connectUrl", content = "content", data = "data", detail = "detail",
+    connectUrl = "connectUrl", data = "data", detail = "detail",
     encryptedData = "encryptedData", error = "error", header = "header", heartbeat = "heartbeat",
     id = "id", iv = "iv", jitter = "jitter", login = "login", loginUrl = "loginUrl",
     magic = "F2C224D4-2BCE-4C64-AF9F-A6D872000D1A", maxQueue = "maxQueue",
@@ -154,27 +155,36 @@ pub fn get(obj: &JsValue, key: Key) -> JsValue {
     key.with(|k| prop(obj, k))
 }
 
-/// `obj[key]` as a Rust string, when it is a string.
+/// `obj[key]` as a Rust string, when it is a string (copied only then).
 pub fn get_string(obj: &JsValue, key: Key) -> Option<String> {
-    get(obj, key).as_string()
+    key.with(|k| prop_string(obj, k))?.as_string()
 }
 
-/// `obj[key]` as a number: a finite number, or a string holding one (Android once sent
-/// `statusCode: "200"`).
+/// `obj[key]` as a finite number: a number, or a short string holding one (Android once
+/// sent `statusCode: "200"`).
 pub fn get_number(obj: &JsValue, key: Key) -> Option<f64> {
-    let v = get(obj, key);
-    let n = match v.as_f64() {
-        Some(n) => n,
-        // Short numeric strings only: `Number("")` is 0, and long strings are not numbers we use.
-        None if v.is_string() && v.unchecked_ref::<Text>().length() <= 32 => {
-            if v.as_string()?.trim().is_empty() {
-                return None;
-            }
-            js_number(&v)
-        }
-        None => return None,
-    };
+    let n = key.with(|k| number_prop(obj, k));
     n.is_finite().then_some(n)
+}
+
+/// Whether `obj[key]` is truthy.
+pub fn get_truthy(obj: &JsValue, key: Key) -> bool {
+    key.with(|k| truthy_prop(obj, k))
+}
+
+/// The kind of `obj[key]` (see [`kind`]).
+pub fn get_kind(obj: &JsValue, key: Key) -> u32 {
+    key.with(|k| prop_kind(obj, k))
+}
+
+/// Value kinds returned by [`kind`].
+pub mod kinds {
+    /// `undefined`.
+    pub const UNDEFINED: u32 = 0;
+    /// `null`.
+    pub const NULL: u32 = 1;
+    /// Any other object, or a function.
+    pub const OBJECT: u32 = 6;
 }
 
 /// `obj[key] = value` on an object of the driver's own.

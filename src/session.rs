@@ -9,7 +9,7 @@ use wafer_core::Millis;
 use wasm_bindgen::prelude::*;
 
 use crate::driver::{self, Driver, Pending, Route};
-use crate::js::{self, Key};
+use crate::js::{self, kinds, Key};
 
 /// Reads the stored session (v1 `{id, skey, userInfo}` or a v2 `data` object) into the core.
 pub fn restore(d: &mut Driver) {
@@ -156,7 +156,7 @@ pub fn login_options(options: &JsValue, code_only: bool) -> LoginOptions<JsValue
     } else {
         LoginMode::GetUserInfo
     };
-    let timeout = js::get_number(options, Key::timeout).filter(|t| *t > 0.0).map(|t| t.min(86_400_000.0) as Millis);
+    let timeout = timeout_option(options);
     LoginOptions {
         login_url: js::get_string(options, Key::loginUrl).filter(|s| !s.is_empty()),
         method: js::get_string(options, Key::method),
@@ -164,6 +164,11 @@ pub fn login_options(options: &JsValue, code_only: bool) -> LoginOptions<JsValue
         mode,
         timeout,
     }
+}
+
+/// `options.timeout` in milliseconds (at most a day), when positive.
+fn timeout_option(options: &JsValue) -> Option<Millis> {
+    js::get_number(options, Key::timeout).filter(|t| *t > 0.0).map(|t| t.min(86_400_000.0) as Millis)
 }
 
 /// `setLoginUrl(url)`: `false` when `url` is not a non-empty string.
@@ -191,23 +196,25 @@ pub fn session_login(op: u32, options: JsValue, code_only: bool) {
 
 /// Checks a request's options; the message of the `ERR_INVALID_PARAMS` error otherwise.
 fn check_request(options: &JsValue) -> Result<(), &'static str> {
-    if !options.is_object() || js_sys::Array::is_array(options) {
+    if js::kind(options) != kinds::OBJECT {
         return Err("请求参数错误：options 必须是对象");
     }
-    match js::get(options, Key::url).as_string() {
-        Some(u) if !u.trim().is_empty() => {}
+    match Key::url.with(|k| js::prop_string(options, k)) {
+        Some(u) if js::string_length(&u) > 0 => {}
         _ => return Err("请求参数错误：缺少 url"),
     }
-    let header = js::get(options, Key::header);
-    if header.is_object() {
-        let keys = js_sys::Object::keys(&js_sys::Object::from(header));
-        for k in keys.iter() {
-            if k.as_string().is_some_and(|k| k.eq_ignore_ascii_case("referer")) {
-                return Err("请求参数错误：不能设置 Referer 请求头");
+    match js::get_kind(options, Key::header) {
+        kinds::UNDEFINED | kinds::NULL => {}
+        kinds::OBJECT => {
+            let header = js::get(options, Key::header);
+            let keys = js_sys::Object::keys(&js_sys::Object::from(header));
+            for k in keys.iter() {
+                if k.as_string().is_some_and(|k| k.eq_ignore_ascii_case("referer")) {
+                    return Err("请求参数错误：不能设置 Referer 请求头");
+                }
             }
         }
-    } else if !header.is_undefined() && !header.is_null() {
-        return Err("请求参数错误：header 必须是对象");
+        _ => return Err("请求参数错误：header 必须是对象"),
     }
     Ok(())
 }
@@ -219,9 +226,16 @@ pub fn session_request(op: u32, options: JsValue) {
         fail(op, true, &invalid(message));
         return;
     }
-    let login = js::truthy(&js::get(&options, Key::login));
-    // `method` and `data` are the request's own: a login it needs uses the defaults.
-    let opts = LoginOptions { method: None, data: None, ..login_options(&options, false) };
+    let login = js::get_truthy(&options, Key::login);
+    // A login the request needs takes its URL and deadline from the request's options;
+    // `method` and `data` are the request's own.
+    let opts = LoginOptions {
+        login_url: js::get_string(&options, Key::loginUrl).filter(|s| !s.is_empty()),
+        method: None,
+        data: None,
+        mode: LoginMode::GetUserInfo,
+        timeout: timeout_option(&options),
+    };
     driver::input(|d, now| {
         d.pending.insert(op, Pending { options, route: Route::User });
         d.session.request(now, OpId(op), login, opts);
@@ -303,29 +317,11 @@ pub fn on_user_info(flow: u32, ok: bool, res: JsValue) {
     });
 }
 
-/// The response body as an object to inspect: the parsed `data`, or `data` parsed from
-/// a JSON text body; `undefined` otherwise.
-fn body_of(res: &JsValue) -> JsValue {
-    let data = js::get(res, Key::data);
-    if data.is_object() {
-        return data;
-    }
-    if let Some(text) = data.as_string() {
-        if text.trim_start().starts_with('{') && text.len() <= 1 << 20 {
-            let v = js::json_parse(&data);
-            if !v.is_undefined() {
-                return v;
-            }
-        }
-    }
-    JsValue::UNDEFINED
-}
-
 /// `wx.request` of a login flow answered.
 #[wasm_bindgen]
 pub fn on_login_response(flow: u32, ok: bool, res: JsValue) {
     let result = if ok {
-        let body = body_of(&res);
+        let body = js::response_body(&res);
         let session = js::get(&body, Key::session);
         let data = js::get(&body, Key::data);
         let mut v2_user = js::get(&data, Key::userinfo);
@@ -334,7 +330,7 @@ pub fn on_login_response(flow: u32, ok: bool, res: JsValue) {
         }
         Ok(LoginResponse {
             status: js::get_number(&res, Key::statusCode),
-            magic: js::truthy(&js::get(&body, Key::magic)),
+            magic: js::get_truthy(&body, Key::magic),
             session_id: js::get_string(&session, Key::id),
             session_skey: js::get_string(&session, Key::skey),
             error: js::get_string(&body, Key::error),
@@ -358,8 +354,8 @@ pub fn on_login_response(flow: u32, ok: bool, res: JsValue) {
 #[wasm_bindgen]
 pub fn on_request_response(op: u32, attempt: u32, ok: bool, res: JsValue) {
     let result = if ok {
-        let body = body_of(&res);
-        let magic = js::truthy(&js::get(&body, Key::magic));
+        let body = js::response_body(&res);
+        let magic = js::get_truthy(&body, Key::magic);
         Ok(RequestResponse {
             status: js::get_number(&res, Key::statusCode),
             magic,

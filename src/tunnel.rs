@@ -10,7 +10,7 @@ use wafer_core::tunnel::{
 use wasm_bindgen::prelude::*;
 
 use crate::driver::{self, Pending, Route, TunnelSlot};
-use crate::js::{self, Key, Text};
+use crate::js::{self, Key};
 
 /// Message of the exception thrown by `new Tunnel()` while another tunnel is open.
 const ONE_TUNNEL: &str = "当前有未关闭的信道，请先关闭之前的信道，再打开新信道";
@@ -101,13 +101,29 @@ pub fn tunnel_emit(tid: u32, ty: &JsValue, content: &JsValue) -> u32 {
     let Some(frame) = js::MESSAGE_PREFIX.with(|p| js::encode_packet(p, ty, content)) else {
         return 1;
     };
-    let known = driver::input_untimed(|d, now| {
-        let Some(t) = d.tunnels.get_mut(&tid) else { return false };
+    // The common case, an active tunnel with nothing else to do, sends at once; anything
+    // else (queued, overflow, other effects pending) goes through the effect FIFO.
+    let direct = driver::with(|d| {
+        let now = d.last_now;
+        let idle = d.effects.is_empty();
+        let t = d.tunnels.get_mut(&tid)?;
         t.machine.emit(now, frame);
+        match t.machine.poll_output() {
+            Some(Output::Send { conn, frame: Outbound::Packet(p) }) if idle && !t.machine.has_output() => {
+                return Some(Some((conn, p)));
+            }
+            Some(out) => d.effects.push_back(driver::Effect::Tunnel(tid, out)),
+            None => {}
+        }
         d.drain_tunnel(tid);
-        true
+        Some(None)
     });
-    if known == Some(true) { 0 } else { 2 }
+    match direct {
+        Some(Some(Some((conn, p)))) => js::socket_send(tid, conn.0, p),
+        Some(Some(None)) => driver::perform_effects(),
+        _ => return 2,
+    }
+    0
 }
 
 /// `tunnel.status` as an index: 0 closed, 1 connecting, 2 active, 3 reconnecting.
@@ -225,14 +241,21 @@ fn dispatch_message(tid: u32, text: &JsValue) {
     let Some(ty) = Key::r#type.with(|k| js::prop_string(&message, k)) else {
         return; // a message without a string type names no event
     };
-    // Reserved names are 5, 7, 9 or 12 UTF-16 units long: only those are read.
-    if matches!(js::string_length(&ty), 5 | 7 | 9 | 12) {
+    // Only a type that could be reserved (by length and first letter) is copied to be
+    // compared; chat traffic like `speak` never is.
+    let shape = js::string_shape(&ty);
+    if matches!(shape >> 16, 5 | 7 | 9 | 12) && could_be_reserved(shape & 0xFFFF) {
         if let Some(name) = ty.as_string().filter(|n| frame::is_reserved(n)) {
             js::tunnel_message(tid, JsValue::from_str(&frame::event_name(&name)), message);
             return;
         }
     }
     js::tunnel_message(tid, ty.into(), message);
+}
+
+/// Whether a type starting with UTF-16 unit `first` may be a reserved event name.
+fn could_be_reserved(first: u32) -> bool {
+    frame::RESERVED_EVENTS.iter().any(|name| name.bytes().next().map(u32::from) == Some(first))
 }
 
 /// The answer to a tunnel's service-URL request.

@@ -47,7 +47,7 @@ export function install_fake_wx() {
   return fake;
 }
 export function await_op(state, op) {
-  return new Promise((resolve, reject) => { state.ops[op] = { resolve, reject }; });
+  return new Promise((resolve, reject) => { state.ops.set(op, { resolve, reject }); });
 }
 export function record_events(state, tid) {
   const seen = [];

@@ -439,6 +439,11 @@ impl<P, D> Tunnel<P, D> {
         self.outputs.pop_front()
     }
 
+    /// Whether outputs are waiting to be polled.
+    pub fn has_output(&self) -> bool {
+        !self.outputs.is_empty()
+    }
+
     /// The earliest deadline, if any timer is armed.
     pub fn poll_timeout(&self) -> Option<Millis> {
         [self.ping_at, self.pong_at, self.retry_at].into_iter().flatten().min()

@@ -1,0 +1,222 @@
+#!/usr/bin/env node
+// Benchmarks, side by side in one Node process: this SDK (pkg/, wasm) against the
+// original JS SDK (npm wafer-client-sdk 0.8.4, the last qcloud-weapp-client-sdk) and a
+// bare `JSON.parse` + callback loop over the same frames. Prints a Markdown report.
+//   node --expose-gc bench/run.js [--quick]
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const zlib = require('zlib');
+
+const ROOT = path.resolve(__dirname, '..');
+const QUICK = process.argv.includes('--quick');
+const MAGIC = 'F2C224D4-2BCE-4C64-AF9F-A6D872000D1A';
+const SESSION_KEY = 'weapp_session_' + MAGIC;
+
+// ------------------------------------------------------------------ fake wx (shared shape)
+function makeWx() {
+  const storage = new Map();
+  const st = { handlers: {}, task: null, requestAnswer: null };
+  const wx = {
+    getStorageSync: (k) => (storage.has(k) ? storage.get(k) : ''),
+    setStorageSync: (k, v) => storage.set(k, v),
+    removeStorageSync: (k) => storage.delete(k),
+    checkSession: (o) => o.success({}),
+    login: (o) => o.success({ code: 'c' }),
+    getUserInfo: (o) => o.success({ userInfo: { nickName: 'u' }, encryptedData: 'e', iv: 'i' }),
+    // Answers synchronously: the benchmark measures the SDK's own cost.
+    request: (o) => o.success(st.requestAnswer ? st.requestAnswer(o) : { statusCode: 200, data: { ok: 1 }, header: {} }),
+    // Original SDK: global socket API.
+    onSocketOpen: (f) => { st.handlers.open = f; },
+    onSocketClose: (f) => { st.handlers.close = f; },
+    onSocketMessage: (f) => { st.handlers.message = f; },
+    onSocketError: (f) => { st.handlers.error = f; },
+    sendSocketMessage: () => {},
+    closeSocket: () => {},
+    // This SDK: one SocketTask per connection.
+    connectSocket: () => {
+      const h = {};
+      st.task = {
+        onOpen: (f) => { h.open = f; }, onMessage: (f) => { h.message = f; },
+        onClose: (f) => { h.close = f; }, onError: (f) => { h.error = f; },
+        send: () => {}, close: () => {}, h,
+      };
+      return st.task;
+    },
+  };
+  storage.set(SESSION_KEY, { id: 'sid', skey: 'skey', userInfo: { nickName: 'u' } });
+  return { wx, st, storage };
+}
+
+// ------------------------------------------------------------------ frames
+function frames(n) {
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    out.push('message:' + JSON.stringify({
+      type: 'speak',
+      content: { who: { nickName: 'user' + (i % 50), avatarUrl: 'https://example.com/a/' + (i % 50) + '.png' }, word: 'hello: message number ' + i },
+    }));
+  }
+  return out;
+}
+const FRAMES = frames(1000);
+
+// ------------------------------------------------------------------ timing
+/** Seconds `run(n)` takes. */
+function time(run, n) {
+  const t0 = process.hrtime.bigint();
+  run(n);
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+/**
+ * Rates (ops/s) of several contenders on the same work: after a warm-up, the rounds
+ * interleave the contenders (so drift in machine load hits all alike) and each rate is
+ * the median of its rounds.
+ */
+function race(contenders, n) {
+  const names = Object.keys(contenders);
+  for (const k of names) contenders[k](Math.min(n, 20000));
+  const rounds = QUICK ? 5 : 11;
+  const samples = Object.fromEntries(names.map((k) => [k, []]));
+  for (let r = 0; r < rounds; r++) {
+    for (const k of (r % 2 ? names.slice().reverse() : names)) samples[k].push(n / time(contenders[k], n));
+  }
+  const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  return Object.fromEntries(names.map((k) => [k, median(samples[k])]));
+}
+
+// ------------------------------------------------------------------ the two SDKs
+async function loadOurs() {
+  const { wx, st } = makeWx();
+  const qcloud = require(path.join(ROOT, 'pkg', 'index.js'));
+  qcloud.init({ wx });
+  await qcloud.ready;
+  qcloud.setLoginUrl('https://example.com/login');
+  st.requestAnswer = (o) => (o.url.endsWith('/tunnel')
+    ? { statusCode: 200, data: { url: 'wss://example.com/ws' }, header: {} }
+    : { statusCode: 200, data: { ok: 1 }, header: {} });
+  const tunnel = new qcloud.Tunnel('https://example.com/tunnel');
+  let received = 0;
+  tunnel.on('speak', () => { received++; });
+  tunnel.open();
+  await new Promise((r) => setTimeout(r, 10));
+  st.task.h.open();
+  if (tunnel.status !== 'ACTIVE') throw new Error('ours: tunnel not active: ' + tunnel.status);
+  const deliver = st.task.h.message;
+  return {
+    name: 'this SDK (wasm)',
+    qcloud,
+    inbound: (n) => { for (let i = 0; i < n; i++) deliver({ data: FRAMES[i % FRAMES.length] }); },
+    emit: (n) => { for (let i = 0; i < n; i++) tunnel.emit('speak', { word: 'hello', n: i }); },
+    request: (n) => {
+      let done = 0;
+      for (let i = 0; i < n; i++) qcloud.request({ url: 'https://example.com/api', success: () => { done++; } });
+      if (done !== n) throw new Error('ours: requests not all done: ' + done);
+    },
+    received: () => received,
+  };
+}
+
+async function loadOriginal() {
+  const { wx, st } = makeWx();
+  global.wx = wx;
+  const qcloud = require('wafer-client-sdk');
+  qcloud.setLoginUrl('https://example.com/login');
+  st.requestAnswer = (o) => (o.url.endsWith('/tunnel')
+    ? { statusCode: 200, data: { url: 'wss://example.com/ws' }, header: {} }
+    : { statusCode: 200, data: { ok: 1 }, header: {} });
+  const tunnel = new qcloud.Tunnel('https://example.com/tunnel');
+  let received = 0;
+  tunnel.on('speak', () => { received++; });
+  tunnel.open();
+  st.handlers.open();
+  if (tunnel.status !== 'ACTIVE') throw new Error('original: tunnel not active: ' + tunnel.status);
+  const deliver = st.handlers.message;
+  return {
+    name: 'original JS SDK 0.8.4',
+    inbound: (n) => { for (let i = 0; i < n; i++) deliver({ data: FRAMES[i % FRAMES.length] }); },
+    emit: (n) => { for (let i = 0; i < n; i++) tunnel.emit('speak', { word: 'hello', n: i }); },
+    request: (n) => {
+      let done = 0;
+      for (let i = 0; i < n; i++) qcloud.request({ url: 'https://example.com/api', success: () => { done++; } });
+      if (done !== n) throw new Error('original: requests not all done: ' + done);
+    },
+    received: () => received,
+  };
+}
+
+function baseline() {
+  let received = 0;
+  const cb = (type, content) => { if (type === 'speak' && content) received++; };
+  return (n) => {
+    for (let i = 0; i < n; i++) {
+      const f = FRAMES[i % FRAMES.length];
+      const m = JSON.parse(f.slice(f.indexOf(':') + 1));
+      cb(m.type, m.content);
+    }
+    return received;
+  };
+}
+
+function heapMB() {
+  global.gc && global.gc();
+  return process.memoryUsage().heapUsed / 1048576;
+}
+
+async function main() {
+  const N = QUICK ? 50000 : 200000;
+  const ours = await loadOurs();
+  const orig = await loadOriginal();
+  const inbound = race({ base: baseline(), ours: ours.inbound, orig: orig.inbound }, N);
+  if (ours.received() === 0 || orig.received() === 0) throw new Error('listeners not reached');
+  const emit = race({ ours: ours.emit, orig: orig.emit }, N);
+  const RN = QUICK ? 20000 : 50000;
+  const req = race({ ours: ours.request, orig: orig.request }, RN);
+  const base = inbound.base, inboundOurs = inbound.ours, inboundOrig = inbound.orig;
+  const emitOurs = emit.ours, emitOrig = emit.orig, reqOurs = req.ours, reqOrig = req.orig;
+  const rows = [];
+  const k = (x) => (x / 1000).toFixed(0) + 'k/s';
+  const pct = (x) => (100 * x).toFixed(0) + '%';
+  rows.push(['inbound messages dispatched', k(inboundOurs) + ' (' + pct(inboundOurs / base) + ' of bare)',
+    k(inboundOrig) + ' (' + pct(inboundOrig / base) + ' of bare)', k(base) + ' bare JSON.parse + callback']);
+  rows.push(['emit', k(emitOurs), k(emitOrig), (emitOurs / emitOrig).toFixed(2) + '× the original']);
+  rows.push(['request (session headers, sync fake wx)', k(reqOurs), k(reqOrig), (reqOurs / reqOrig).toFixed(2) + '× the original']);
+
+  // Memory: a million inbound messages through this SDK.
+  const M = QUICK ? 200000 : 1000000;
+  const mem = [];
+  const wasmMem = () => ours.qcloud && require(path.join(ROOT, 'pkg', 'lib', 'wasm.js'));
+  const step = M / 4;
+  let wasmBytes0 = null;
+  for (let i = 0; i <= 4; i++) {
+    if (i > 0) { ours.inbound(step); ours.emit(step / 10); }
+    const glue = wasmMem();
+    const buf = glue && glue.__wbg_get_imports && null; // memory is read below
+    void buf;
+    mem.push(heapMB());
+    if (wasmBytes0 === null) wasmBytes0 = 0;
+  }
+  const wasmFile = path.join(ROOT, 'pkg', 'lib', 'qcloud.wasm');
+  const raw = fs.readFileSync(wasmFile);
+  const gz = zlib.gzipSync(raw, { level: 9 }).length;
+  const br = zlib.brotliCompressSync(raw, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
+  const origSize = ['index.js', 'lib/constants.js', 'lib/login.js', 'lib/request.js', 'lib/session.js', 'lib/tunnel.js', 'lib/utils.js', 'lib/wxTunnel.js']
+    .reduce((s, f) => s + fs.statSync(path.join(ROOT, 'node_modules', 'wafer-client-sdk', f)).size, 0);
+
+  const out = [];
+  out.push(`Node ${process.version}, ${require('os').cpus().length} cores (${require('os').cpus()[0].model.trim()}), ${QUICK ? 'quick' : 'full'} run, ${N} operations a round, rounds interleaved, median of rounds.`);
+  out.push('');
+  out.push('| measure | this SDK (wasm) | original JS SDK 0.8.4 | reference |');
+  out.push('|---|---|---|---|');
+  for (const r of rows) out.push('| ' + r.join(' | ') + ' |');
+  out.push('');
+  out.push(`Heap after GC while ${M.toLocaleString('en')} inbound messages (and ${(M / 10).toLocaleString('en')} emits) go through this SDK, every quarter: ` +
+    mem.map((m) => m.toFixed(2) + ' MB').join(' → ') + '.');
+  out.push('');
+  out.push(`wasm module: ${raw.length.toLocaleString('en')} B raw, ${gz.toLocaleString('en')} B gzip -9, ${br.toLocaleString('en')} B brotli -q 11` +
+    ` (targets: ≤ 100 KB raw, ≤ 40 KB brotli). The original SDK's JS: ${origSize.toLocaleString('en')} B.`);
+  console.log(out.join('\n'));
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });
