@@ -145,7 +145,7 @@ var lastOp = 0;
 function newOp(options) {
   var op = ++lastOp;
   var o = options && typeof options === 'object' ? options : {};
-  var entry = { success: o.success, fail: o.fail, complete: o.complete };
+  var entry = { success: o.success, fail: o.fail, complete: o.complete, options: o };
   var promise;
   if (typeof o.success !== 'function' && typeof o.fail !== 'function' && typeof o.complete !== 'function') {
     promise = new Promise(function (resolve, reject) { entry.resolve = resolve; entry.reject = reject; });

@@ -111,6 +111,12 @@ var SKIP = { success: 1, fail: 1, complete: 1, login: 1, loginUrl: 1, header: 1,
 
 function wx_request(op, attempt, base, header) {
   var x = state.exports;
+  if (base === undefined) {
+    // A user call: its options stay here, with its callbacks.
+    var entry = state.ops.get(op);
+    base = entry && entry.options;
+    if (!base) return;
+  }
   var options = {};
   for (var k in base) if (!SKIP[k] && Object.prototype.hasOwnProperty.call(base, k)) options[k] = base[k];
   // The caller's headers, then ours: a clash (in any letter case) is won by ours.
@@ -341,6 +347,25 @@ function response_body(res) {
   return undefined;
 }
 
+/**
+ * What the driver checks of a wx response, in one number: bits 0-9 the HTTP status
+ * (0 when not a number in 0-1023), bit 10 the body is an object, bit 11 the body's
+ * `magic` property is truthy, bits 12-13 the body's `code`: 1 when -1, 2 when 0.
+ */
+function response_shape(res, magic) {
+  var status = number_prop(res, 'statusCode');
+  var shape = status >= 0 && status < 1024 ? status | 0 : 0;
+  var body = response_body(res);
+  if (body !== undefined && body !== null && typeof body === 'object') {
+    shape |= 1024;
+    if (prop(body, magic)) shape |= 2048;
+    var code = number_prop(body, 'code');
+    if (code === -1) shape |= 4096;
+    else if (code === 0) shape |= 8192;
+  }
+  return shape;
+}
+
 /** `obj[key]` when it is a string, else undefined. */
 function prop_string(obj, key) {
   var v = prop(obj, key);
@@ -428,6 +453,7 @@ exports.prop_kind = prop_kind;
 exports.truthy_prop = truthy_prop;
 exports.number_prop = number_prop;
 exports.response_body = response_body;
+exports.response_shape = response_shape;
 exports.prop_string = prop_string;
 exports.string_length = string_length;
 exports.string_shape = string_shape;

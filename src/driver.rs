@@ -27,8 +27,9 @@ pub enum Route {
 
 /// A session request in flight.
 pub struct Pending {
-    /// The `wx.request` options to send (the caller's, or the tunnel's GET).
-    pub options: JsValue,
+    /// The `wx.request` options to send: the tunnel's GET; `None` for a user call,
+    /// whose options the shim keeps with its callbacks.
+    pub options: Option<JsValue>,
     /// Where the result goes.
     pub route: Route,
 }

@@ -17,8 +17,8 @@ extern "C" {
     pub fn wx_get_user_info(flow: u32);
     /// `wx.request` for a login flow, answered by `on_login_response(flow, ok, res)`.
     pub fn wx_request_login(flow: u32, url: &str, method: &str, header: &JsValue, data: &JsValue);
-    /// `wx.request` with the caller's options plus `header` (ours win), answered by
-    /// `on_request_response(op, attempt, ok, res)`.
+    /// `wx.request` with `options` (`undefined`: the options of the shim's user op `op`)
+    /// plus `header` (ours win), answered by `on_request_response(op, attempt, ok, res)`.
     pub fn wx_request(op: u32, attempt: u32, options: &JsValue, header: &JsValue);
     /// `wx.getStorageSync` (undefined when missing or failing).
     pub fn storage_get(key: &str) -> JsValue;
@@ -53,6 +53,8 @@ extern "C" {
     pub fn number_prop(obj: &JsValue, key: &JsValue) -> f64;
     /// A wx response's body as an object (JSON text parsed), else undefined.
     pub fn response_body(res: &JsValue) -> JsValue;
+    /// Status, body kind, magic flag and v2 code of a wx response in one number (see host.js).
+    pub fn response_shape(res: &JsValue, magic: &JsValue) -> u32;
     /// `s.length` of a string.
     pub fn string_length(s: &Text) -> u32;
     /// `length << 16 | first UTF-16 unit` of a string (lengths above 65535 saturate).

@@ -42,23 +42,24 @@ fn header_object(pairs: &[(&'static str, String)]) -> JsValue {
     obj
 }
 
-/// The session headers as a JS object, reused while the session stays the same (the
-/// host copies it into each request; it is never modified).
-fn session_header_object(pairs: Vec<(&'static str, String)>) -> JsValue {
+/// Runs `f` with the session headers as a JS object, reused while the session stays
+/// the same (the host copies it into each request and never modifies it).
+fn with_session_headers(pairs: Vec<(&'static str, String)>, f: impl FnOnce(&JsValue)) {
     thread_local! {
         static CACHE: std::cell::RefCell<Option<(Vec<(&'static str, String)>, JsValue)>> =
             const { std::cell::RefCell::new(None) };
     }
     CACHE.with(|c| {
-        let Ok(mut c) = c.try_borrow_mut() else { return header_object(&pairs) };
-        if let Some((cached, obj)) = c.as_ref() {
-            if *cached == pairs {
-                return obj.clone();
-            }
+        // Busy only when a request is made from inside a request's callback: build afresh.
+        let Ok(mut c) = c.try_borrow_mut() else { return f(&header_object(&pairs)) };
+        if !matches!(c.as_ref(), Some((cached, _)) if *cached == pairs) {
+            let obj = header_object(&pairs);
+            *c = Some((pairs, obj));
         }
-        let obj = header_object(&pairs);
-        *c = Some((pairs, obj.clone()));
-        obj
+        match c.as_ref() {
+            Some((_, obj)) => f(obj),
+            None => {}
+        }
     })
 }
 
@@ -117,7 +118,8 @@ pub fn perform(out: Output<JsValue>) {
         Output::Send { op, attempt, headers } => {
             let options = driver::with(|d| d.pending.get(&op.0).map(|p| p.options.clone())).flatten();
             if let Some(options) = options {
-                js::wx_request(op.0, attempt, &options, &session_header_object(headers));
+                let options = options.unwrap_or(JsValue::UNDEFINED);
+                with_session_headers(headers, |h| js::wx_request(op.0, attempt, &options, h));
             }
         }
         Output::RequestDone { op, result } => {
@@ -219,25 +221,26 @@ fn check_request(options: &JsValue) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// `request(options)` for the shim's op `op`.
+/// `request(options)` for the shim's op `op` (the shim keeps `options` with the op).
 #[wasm_bindgen]
-pub fn session_request(op: u32, options: JsValue) {
-    if let Err(message) = check_request(&options) {
+pub fn session_request(op: u32, options: &JsValue) {
+    let options = options;
+    if let Err(message) = check_request(options) {
         fail(op, true, &invalid(message));
         return;
     }
-    let login = js::get_truthy(&options, Key::login);
+    let login = js::get_truthy(options, Key::login);
     // A login the request needs takes its URL and deadline from the request's options;
     // `method` and `data` are the request's own.
     let opts = LoginOptions {
-        login_url: js::get_string(&options, Key::loginUrl).filter(|s| !s.is_empty()),
+        login_url: js::get_string(options, Key::loginUrl).filter(|s| !s.is_empty()),
         method: None,
         data: None,
         mode: LoginMode::GetUserInfo,
-        timeout: timeout_option(&options),
+        timeout: timeout_option(options),
     };
     driver::input(|d, now| {
-        d.pending.insert(op, Pending { options, route: Route::User });
+        d.pending.insert(op, Pending { options: None, route: Route::User });
         d.session.request(now, OpId(op), login, opts);
         d.drain_session();
     });
@@ -354,14 +357,24 @@ pub fn on_login_response(flow: u32, ok: bool, res: JsValue) {
 #[wasm_bindgen]
 pub fn on_request_response(op: u32, attempt: u32, ok: bool, res: JsValue) {
     let result = if ok {
-        let body = js::response_body(&res);
-        let magic = js::get_truthy(&body, Key::magic);
+        let shape = Key::magic.with(|m| js::response_shape(&res, m));
+        let magic = shape & 2048 != 0;
+        let (error, message) = if magic {
+            let body = js::response_body(&res);
+            (js::get_string(&body, Key::error), js::get_string(&body, Key::message))
+        } else {
+            (None, None)
+        };
         Ok(RequestResponse {
-            status: js::get_number(&res, Key::statusCode),
+            status: Some(f64::from(shape & 1023)).filter(|s| *s > 0.0),
             magic,
-            error: if magic { js::get_string(&body, Key::error) } else { None },
-            message: if magic { js::get_string(&body, Key::message) } else { None },
-            code: js::get_number(&body, Key::code),
+            error,
+            message,
+            code: match shape >> 12 & 3 {
+                1 => Some(-1.0),
+                2 => Some(0.0),
+                _ => None,
+            },
             raw: res,
         })
     } else {

@@ -291,7 +291,7 @@ fn request_url(tid: u32, attempt: u32) {
         let options = js::object();
         js::set(&options, Key::url, &JsValue::from_str(&url));
         js::set(&options, Key::method, &JsValue::from_str("GET"));
-        d.pending.insert(op, Pending { options, route: Route::TunnelUrl { tid, attempt } });
+        d.pending.insert(op, Pending { options: Some(options), route: Route::TunnelUrl { tid, attempt } });
         let login = d.session.login_url().is_some();
         let login_options =
             LoginOptions { login_url: None, method: None, data: None, mode: LoginMode::GetUserInfo, timeout: None };

@@ -46,8 +46,8 @@ export function install_fake_wx() {
   globalThis.wx = fake.wx;
   return fake;
 }
-export function await_op(state, op) {
-  return new Promise((resolve, reject) => { state.ops.set(op, { resolve, reject }); });
+export function await_op(state, op, options) {
+  return new Promise((resolve, reject) => { state.ops.set(op, { resolve, reject, options }); });
 }
 export function record_events(state, tid) {
   const seen = [];
@@ -58,7 +58,7 @@ export function tick() { return new Promise((r) => setTimeout(r, 5)); }
 "#)]
 extern "C" {
     fn install_fake_wx() -> JsValue;
-    fn await_op(state: &JsValue, op: u32) -> Promise;
+    fn await_op(state: &JsValue, op: u32, options: &JsValue) -> Promise;
     fn record_events(state: &JsValue, tid: u32) -> Array;
     fn tick() -> Promise;
 }
@@ -123,7 +123,7 @@ async fn login_then_request_carries_the_session() {
     let fake = setup();
     let state = b::host_state();
     assert!(b::session_set_login_url("https://x.test/login".into()));
-    let pending = await_op(&state, 1);
+    let pending = await_op(&state, 1, &JsValue::UNDEFINED);
     b::session_login(1, obj(&[("method", "POST".into())]), false);
     let user = JsFuture::from(pending).await.unwrap();
     assert_eq!(get(&user, "nickName"), "小明");
@@ -135,9 +135,10 @@ async fn login_then_request_carries_the_session() {
     let stored = get(&get(&fake, "storage"), "weapp_session_F2C224D4-2BCE-4C64-AF9F-A6D872000D1A");
     assert_eq!(get(&stored, "skey"), "SK");
 
-    let pending = await_op(&state, 2);
     let mine = obj(&[("x-wx-skey", "theirs".into()), ("X-Mine", "1".into())]);
-    b::session_request(2, obj(&[("url", "https://x.test/api".into()), ("header", mine)]));
+    let options = obj(&[("url", "https://x.test/api".into()), ("header", mine)]);
+    let pending = await_op(&state, 2, &options);
+    b::session_request(2, &options);
     let res = JsFuture::from(pending).await.unwrap();
     let echo = get(&get(&res, "data"), "echo");
     assert_eq!(get(&echo, "X-WX-Id"), "ID");
@@ -154,14 +155,15 @@ async fn bad_request_options_fail_with_invalid_params() {
     let state = b::host_state();
     for (i, bad) in [JsValue::from(42), JsValue::NULL, obj(&[]), obj(&[("url", 1.into())])].into_iter().enumerate() {
         let id = 100 + i as u32;
-        let p = await_op(&state, id);
-        b::session_request(id, bad);
+        let p = await_op(&state, id, &bad);
+        b::session_request(id, &bad);
         let err = JsFuture::from(p).await.unwrap_err();
         assert_eq!(get(&err, "type"), "ERR_INVALID_PARAMS");
     }
     let referer = obj(&[("Referer", "https://evil".into())]);
-    let p = await_op(&state, 110);
-    b::session_request(110, obj(&[("url", "https://x.test/a".into()), ("header", referer)]));
+    let options = obj(&[("url", "https://x.test/a".into()), ("header", referer)]);
+    let p = await_op(&state, 110, &options);
+    b::session_request(110, &options);
     assert_eq!(get(&JsFuture::from(p).await.unwrap_err(), "type"), "ERR_INVALID_PARAMS");
     assert!(!b::session_set_login_url(JsValue::from(7)));
 }
@@ -170,7 +172,7 @@ async fn bad_request_options_fail_with_invalid_params() {
 async fn login_with_non_object_options_is_invalid_params() {
     setup();
     let state = b::host_state();
-    let p = await_op(&state, 200);
+    let p = await_op(&state, 200, &JsValue::UNDEFINED);
     b::session_login(200, JsValue::from("not an object"), false);
     let err = JsFuture::from(p).await.unwrap_err();
     assert_eq!(get(&err, "type"), "ERR_INVALID_PARAMS");

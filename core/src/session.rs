@@ -19,7 +19,7 @@
 //! - The driver allocates `OpId`s, unique among pending calls; a `request` whose id is
 //!   still pending is refused with `ERR_INVALID_PARAMS`.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use crate::Millis;
 
@@ -332,7 +332,7 @@ pub struct SessionService<V> {
     generation: u64,
     flow: Option<Flow<V>>,
     next_flow: u32,
-    requests: BTreeMap<OpId, PendingRequest<V>>,
+    requests: OpMap<PendingRequest<V>>,
     outputs: VecDeque<Output<V>>,
 }
 
@@ -345,7 +345,7 @@ impl<V: Clone> SessionService<V> {
             generation: 0,
             flow: None,
             next_flow: 0,
-            requests: BTreeMap::new(),
+            requests: OpMap(Vec::new()),
             outputs: VecDeque::new(),
         }
     }
@@ -777,4 +777,44 @@ fn classify_login_response<V>(
 /// `Some(s)` unless `s` is absent or empty.
 fn non_empty(s: Option<&str>) -> Option<&str> {
     s.filter(|s| !s.is_empty())
+}
+
+/// Requests in flight by op id: a handful at a time (wx allows ten concurrent requests),
+/// so a vector kept in id order beats a tree (no node allocation per request).
+#[derive(Debug)]
+struct OpMap<T>(Vec<(OpId, T)>);
+
+impl<T> OpMap<T> {
+    fn find(&self, op: &OpId) -> Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| k.cmp(op))
+    }
+
+    fn contains_key(&self, op: &OpId) -> bool {
+        self.find(op).is_ok()
+    }
+
+    fn insert(&mut self, op: OpId, value: T) {
+        match self.find(&op) {
+            Ok(i) => {
+                if let Some(slot) = self.0.get_mut(i) {
+                    slot.1 = value;
+                }
+            }
+            Err(i) => self.0.insert(i, (op, value)),
+        }
+    }
+
+    fn get(&self, op: &OpId) -> Option<&T> {
+        self.find(op).ok().and_then(|i| self.0.get(i)).map(|(_, v)| v)
+    }
+
+    fn get_mut(&mut self, op: &OpId) -> Option<&mut T> {
+        let i = self.find(op).ok()?;
+        self.0.get_mut(i).map(|(_, v)| v)
+    }
+
+    fn remove(&mut self, op: &OpId) -> Option<T> {
+        let i = self.find(op).ok()?;
+        Some(self.0.remove(i).1)
+    }
 }
