@@ -42,6 +42,8 @@ pub struct TunnelSlot {
     pub service_url: String,
     /// The deadline the host timer is armed for.
     pub armed: Option<Millis>,
+    /// Outputs that already have a marker in the effect FIFO.
+    pub marked: usize,
 }
 
 /// A small map by id: a few live entries, so a vector beats a hash map in code size.
@@ -92,12 +94,20 @@ impl<T> Slots<T> {
     }
 }
 
-/// Something the host must do, in order.
+/// A place in the order of effects: "perform the next output of this machine". The
+/// outputs stay in the machines' own queues until performed, so the FIFO holds small
+/// markers, not the outputs themselves.
+#[derive(Clone, Copy)]
 pub enum Effect {
-    /// An output of the session service (boxed: it is large and rare, and every effect
-    /// is moved a few times on the tunnel's hot path).
-    Session(Box<session::Output<JsValue>>),
-    /// An output of tunnel `tid`.
+    /// The next output of the session service.
+    Session,
+    /// The next output of tunnel `tid`.
+    Tunnel(u32),
+}
+
+/// An output taken off a machine's queue to be performed.
+enum Output {
+    Session(session::Output<JsValue>),
     Tunnel(u32, tunnel::Output<JsValue, JsValue>),
 }
 
@@ -117,6 +127,8 @@ pub struct Driver {
     pub last_internal_op: u32,
     /// Effects not yet performed.
     pub effects: VecDeque<Effect>,
+    /// Session outputs that already have a marker in `effects`.
+    pub session_marked: usize,
     /// Whether the stored session was read from storage.
     pub restored: bool,
     /// The time of the last input.
@@ -133,25 +145,45 @@ impl Driver {
             last_tid: 0,
             last_internal_op: INTERNAL_OP_BASE,
             effects: VecDeque::new(),
+            session_marked: 0,
             restored: false,
             last_now: 0,
         }
     }
 
-    /// Moves every pending session output to the effect FIFO.
+    /// Puts a marker in the effect FIFO for every new session output.
     pub fn drain_session(&mut self) {
-        while let Some(out) = self.session.poll_output() {
-            self.effects.push_back(Effect::Session(Box::new(out)));
+        let n = self.session.output_len();
+        while self.session_marked < n {
+            self.effects.push_back(Effect::Session);
+            self.session_marked += 1;
         }
     }
 
-    /// Moves every pending output of tunnel `tid` to the effect FIFO.
+    /// Puts a marker in the effect FIFO for every new output of tunnel `tid`.
     pub fn drain_tunnel(&mut self, tid: u32) {
         if let Some(slot) = self.tunnels.get_mut(&tid) {
-            while let Some(out) = slot.machine.poll_output() {
-                self.effects.push_back(Effect::Tunnel(tid, out));
+            let n = slot.machine.output_len();
+            while slot.marked < n {
+                self.effects.push_back(Effect::Tunnel(tid));
+                slot.marked += 1;
             }
         }
+    }
+
+    /// Takes the output the next marker stands for (`None` when the FIFO is empty;
+    /// `Some(None)` for a marker of a tunnel forgotten since).
+    fn next_output(&mut self) -> Option<Option<Output>> {
+        Some(match self.effects.pop_front()? {
+            Effect::Session => {
+                self.session_marked = self.session_marked.saturating_sub(1);
+                self.session.poll_output().map(Output::Session)
+            }
+            Effect::Tunnel(tid) => self.tunnels.get_mut(&tid).and_then(|slot| {
+                slot.marked = slot.marked.saturating_sub(1);
+                slot.machine.poll_output().map(|out| Output::Tunnel(tid, out))
+            }),
+        })
     }
 
     /// A fresh internal op id.
@@ -224,13 +256,11 @@ pub fn input<R>(f: impl FnOnce(&mut Driver, Millis) -> R) -> Option<R> {
 
 /// Performs queued effects until none is left.
 pub fn perform_effects() {
-    loop {
-        let Some(effect) = with(|d| d.effects.pop_front()).flatten() else {
-            break;
-        };
-        match effect {
-            Effect::Session(out) => crate::session::perform(*out),
-            Effect::Tunnel(tid, out) => crate::tunnel::perform(tid, out),
+    while let Some(next) = with(|d| d.next_output()).flatten() {
+        match next {
+            Some(Output::Session(out)) => crate::session::perform(out),
+            Some(Output::Tunnel(tid, out)) => crate::tunnel::perform(tid, out),
+            None => {}
         }
     }
 }

@@ -56,7 +56,7 @@ pub fn tunnel_create(service_url: JsValue, options: JsValue) -> Result<u32, JsVa
         d.tunnels.clear();
         d.last_tid = d.last_tid.wrapping_add(1).max(1);
         let tid = d.last_tid;
-        d.tunnels.insert(tid, TunnelSlot { machine: wafer_core::tunnel::Tunnel::new(config), service_url: url, armed: None });
+        d.tunnels.insert(tid, TunnelSlot { machine: wafer_core::tunnel::Tunnel::new(config), service_url: url, armed: None, marked: 0 });
         Some(tid)
     })
     .flatten();
@@ -101,25 +101,21 @@ pub fn tunnel_emit(tid: u32, ty: &JsValue, content: &JsValue) -> u32 {
     let Some(frame) = js::MESSAGE_PREFIX.with(|p| js::encode_packet(p, ty, content)) else {
         return 1;
     };
-    // The common case, an active tunnel with nothing else to do, sends at once; anything
-    // else (queued, overflow, other effects pending) goes through the effect FIFO.
+    // The common case, one output with no other effect waiting (an active tunnel's
+    // send), is performed at once, without a trip through the effect FIFO.
     let direct = driver::with(|d| {
         let now = d.last_now;
         let idle = d.effects.is_empty();
         let t = d.tunnels.get_mut(&tid)?;
         t.machine.emit(now, frame);
-        match t.machine.poll_output() {
-            Some(Output::Send { conn, frame: Outbound::Packet(p) }) if idle && !t.machine.has_output() => {
-                return Some(Some((conn, p)));
-            }
-            Some(out) => d.effects.push_back(driver::Effect::Tunnel(tid, out)),
-            None => {}
+        if idle && t.marked == 0 && t.machine.output_len() == 1 {
+            return Some(t.machine.poll_output());
         }
         d.drain_tunnel(tid);
         Some(None)
     });
     match direct {
-        Some(Some(Some((conn, p)))) => js::socket_send(tid, conn.0, p),
+        Some(Some(Some(out))) => perform(tid, out),
         Some(Some(None)) => driver::perform_effects(),
         _ => return 2,
     }

@@ -585,6 +585,11 @@ impl<V: Clone> SessionService<V> {
         }
     }
 
+    /// How many outputs are waiting to be polled.
+    pub fn output_len(&self) -> usize {
+        self.outputs.len()
+    }
+
     /// Next output, in order.
     pub fn poll_output(&mut self) -> Option<Output<V>> {
         self.outputs.pop_front()

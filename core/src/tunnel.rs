@@ -439,9 +439,9 @@ impl<P, D> Tunnel<P, D> {
         self.outputs.pop_front()
     }
 
-    /// Whether outputs are waiting to be polled.
-    pub fn has_output(&self) -> bool {
-        !self.outputs.is_empty()
+    /// How many outputs are waiting to be polled.
+    pub fn output_len(&self) -> usize {
+        self.outputs.len()
     }
 
     /// The earliest deadline, if any timer is armed.
