@@ -119,6 +119,7 @@ function init(options) {
   }
   p.then(function (r) {
     glue.__wbg_finalize_init(r.instance, r.module);
+    state.instance = r.instance; // diagnostics: the linear memory's size (bench/)
     state.exports = glue;
     var list = waiting;
     waiting = [];

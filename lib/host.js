@@ -13,6 +13,8 @@ const state = {
   wx: null,
   /** The wasm exports, once instantiated. */
   exports: null,
+  /** The wasm instance (diagnostics). */
+  instance: null,
   /** Pending user calls by op id: {success, fail, complete, resolve, reject}. */
   ops: new Map(),
   /** Tunnel listeners by tunnel id: [[type, fn], …] in registration order. */
@@ -315,11 +317,6 @@ function kind(v) {
   }
 }
 
-/** `kind(obj[key])`. */
-function prop_kind(obj, key) {
-  return kind(prop(obj, key));
-}
-
 /** Whether `obj[key]` is truthy. */
 function truthy_prop(obj, key) {
   return !!prop(obj, key);
@@ -362,6 +359,29 @@ function response_shape(res, magic) {
     var code = number_prop(body, 'code');
     if (code === -1) shape |= 4096;
     else if (code === 0) shape |= 8192;
+  }
+  return shape;
+}
+
+/**
+ * What the driver checks of `request` options, in one number: bits 0-2 `kind(options)`,
+ * bits 3-5 `kind(options.header)`, bit 6 `url` is a non-empty string, bit 7 `login` is
+ * truthy, bit 8 `loginUrl` is a non-empty string, bit 9 `timeout` is a number, bit 10
+ * the header has a `Referer` (any letter case).
+ */
+function request_shape(options) {
+  var k = kind(options);
+  if (k !== 6) return k;
+  var header = prop(options, 'header');
+  var shape = k | (kind(header) << 3);
+  var url = prop(options, 'url');
+  if (typeof url === 'string' && url.length > 0) shape |= 64;
+  if (prop(options, 'login')) shape |= 128;
+  var loginUrl = prop(options, 'loginUrl');
+  if (typeof loginUrl === 'string' && loginUrl.length > 0) shape |= 256;
+  if (typeof prop(options, 'timeout') === 'number') shape |= 512;
+  if (header !== null && typeof header === 'object') {
+    for (var h in header) if (h.length === 7 && h.toLowerCase() === 'referer') shape |= 1024;
   }
   return shape;
 }
@@ -449,11 +469,11 @@ exports.json_parse = json_parse;
 exports.json_stringify = json_stringify;
 exports.json_error = json_error;
 exports.kind = kind;
-exports.prop_kind = prop_kind;
 exports.truthy_prop = truthy_prop;
 exports.number_prop = number_prop;
 exports.response_body = response_body;
 exports.response_shape = response_shape;
+exports.request_shape = request_shape;
 exports.prop_string = prop_string;
 exports.string_length = string_length;
 exports.string_shape = string_shape;

@@ -46,10 +46,15 @@ export interface LoginOptions {
   complete?(result: any): void;
 }
 
-export interface RequestOptions extends Omit<LoginOptions, 'success' | 'complete'> {
+export interface RequestOptions {
   url: string;
-  /** Log in first (free when a session is stored). */
+  /** Log in first (free when a session is stored); a login it needs uses wx.getUserInfo. */
   login?: boolean;
+  /** Overrides the URL set with setLoginUrl, for a login this request needs. */
+  loginUrl?: string;
+  /** Deadline in ms of a login this request needs (default 30000). */
+  timeout?: number;
+  fail?(error: WaferError): void;
   header?: Record<string, string>;
   method?: string;
   data?: any;

@@ -27,7 +27,7 @@ extern "C" {
     /// `wx.removeStorageSync`.
     pub fn storage_remove(key: &str);
     /// A `login`/`request` call succeeded: `success(value)`, `complete(value)`.
-    pub fn op_done(op: u32, value: &JsValue);
+    pub fn op_done(op: u32, value: JsValue);
     /// A call failed: a `LoginError` (`request == false`) or `RequestError` goes to `fail`.
     pub fn op_fail(op: u32, request: bool, kind: &str, message: &str, detail: &JsValue);
     /// `wx.connectSocket`; the task's events call `on_socket_*(tid, conn, …)`.
@@ -45,14 +45,14 @@ extern "C" {
     /// The kind of a value: 0 undefined, 1 null, 2 boolean, 3 number, 4 string, 5 array,
     /// 6 other object or function, 7 other.
     pub fn kind(v: &JsValue) -> u32;
-    /// `kind(obj[key])`.
-    pub fn prop_kind(obj: &JsValue, key: &JsValue) -> u32;
     /// Whether `obj[key]` is truthy.
     pub fn truthy_prop(obj: &JsValue, key: &JsValue) -> bool;
     /// `obj[key]` as a number (numeric strings too); NaN otherwise.
     pub fn number_prop(obj: &JsValue, key: &JsValue) -> f64;
     /// A wx response's body as an object (JSON text parsed), else undefined.
     pub fn response_body(res: &JsValue) -> JsValue;
+    /// What the driver checks of `request` options, in one number (see host.js).
+    pub fn request_shape(options: &JsValue) -> u32;
     /// Status, body kind, magic flag and v2 code of a wx response in one number (see host.js).
     pub fn response_shape(res: &JsValue, magic: &JsValue) -> u32;
     /// `s.length` of a string.
@@ -128,8 +128,8 @@ macro_rules! keys {
 keys! {
     backoff = "backoff", backoffCap = "backoffCap", code = "code", codeOnly = "codeOnly",
     connectUrl = "connectUrl", data = "data", detail = "detail",
-    encryptedData = "encryptedData", error = "error", header = "header", heartbeat = "heartbeat",
-    id = "id", iv = "iv", jitter = "jitter", login = "login", loginUrl = "loginUrl",
+    encryptedData = "encryptedData", error = "error", heartbeat = "heartbeat",
+    id = "id", iv = "iv", jitter = "jitter", loginUrl = "loginUrl",
     magic = "F2C224D4-2BCE-4C64-AF9F-A6D872000D1A", maxQueue = "maxQueue",
     maxReconnectTryTimes = "maxReconnectTryTimes", message = "message", method = "method",
     reconnectTimeIncrease = "reconnectTimeIncrease", seed = "seed", session = "session",
@@ -172,11 +172,6 @@ pub fn get_number(obj: &JsValue, key: Key) -> Option<f64> {
 /// Whether `obj[key]` is truthy.
 pub fn get_truthy(obj: &JsValue, key: Key) -> bool {
     key.with(|k| truthy_prop(obj, k))
-}
-
-/// The kind of `obj[key]` (see [`kind`]).
-pub fn get_kind(obj: &JsValue, key: Key) -> u32 {
-    key.with(|k| prop_kind(obj, k))
 }
 
 /// Value kinds returned by [`kind`].

@@ -112,7 +112,7 @@ pub fn perform(out: Output<JsValue>) {
         Output::StoreSession(s) => js::storage_set(SESSION_KEY, &stored_value(&s)),
         Output::RemoveSession => js::storage_remove(SESSION_KEY),
         Output::LoginDone { op, result } => match result {
-            Ok(user_info) => js::op_done(op.0, &user_info.unwrap_or(JsValue::UNDEFINED)),
+            Ok(user_info) => js::op_done(op.0, user_info.unwrap_or(JsValue::UNDEFINED)),
             Err(e) => fail(op.0, false, &e),
         },
         Output::Send { op, attempt, headers } => {
@@ -126,7 +126,7 @@ pub fn perform(out: Output<JsValue>) {
             let route = driver::with(|d| d.pending.remove(&op.0).map(|p| p.route)).flatten();
             match route {
                 Some(Route::User) | None => match result {
-                    Ok(res) => js::op_done(op.0, &res),
+                    Ok(res) => js::op_done(op.0, res),
                     Err(e) => fail(op.0, is_request_error(e.kind), &e),
                 },
                 Some(Route::TunnelUrl { tid, attempt }) => crate::tunnel::url_answered(tid, attempt, result),
@@ -196,27 +196,20 @@ pub fn session_login(op: u32, options: JsValue, code_only: bool) {
     });
 }
 
-/// Checks a request's options; the message of the `ERR_INVALID_PARAMS` error otherwise.
-fn check_request(options: &JsValue) -> Result<(), &'static str> {
-    if js::kind(options) != kinds::OBJECT {
+/// Checks a request's options (their shape from `request_shape`); the message of the
+/// `ERR_INVALID_PARAMS` error otherwise.
+fn check_request(shape: u32) -> Result<(), &'static str> {
+    if shape & 7 != kinds::OBJECT {
         return Err("请求参数错误：options 必须是对象");
     }
-    match Key::url.with(|k| js::prop_string(options, k)) {
-        Some(u) if js::string_length(&u) > 0 => {}
-        _ => return Err("请求参数错误：缺少 url"),
+    if shape & 64 == 0 {
+        return Err("请求参数错误：缺少 url");
     }
-    match js::get_kind(options, Key::header) {
-        kinds::UNDEFINED | kinds::NULL => {}
-        kinds::OBJECT => {
-            let header = js::get(options, Key::header);
-            let keys = js_sys::Object::keys(&js_sys::Object::from(header));
-            for k in keys.iter() {
-                if k.as_string().is_some_and(|k| k.eq_ignore_ascii_case("referer")) {
-                    return Err("请求参数错误：不能设置 Referer 请求头");
-                }
-            }
-        }
-        _ => return Err("请求参数错误：header 必须是对象"),
+    if !matches!(shape >> 3 & 7, kinds::UNDEFINED | kinds::NULL | kinds::OBJECT) {
+        return Err("请求参数错误：header 必须是对象");
+    }
+    if shape & 1024 != 0 {
+        return Err("请求参数错误：不能设置 Referer 请求头");
     }
     Ok(())
 }
@@ -224,21 +217,21 @@ fn check_request(options: &JsValue) -> Result<(), &'static str> {
 /// `request(options)` for the shim's op `op` (the shim keeps `options` with the op).
 #[wasm_bindgen]
 pub fn session_request(op: u32, options: &JsValue) {
-    let options = options;
-    if let Err(message) = check_request(options) {
+    let shape = js::request_shape(options);
+    if let Err(message) = check_request(shape) {
         fail(op, true, &invalid(message));
         return;
     }
-    let login = js::get_truthy(options, Key::login);
     // A login the request needs takes its URL and deadline from the request's options;
     // `method` and `data` are the request's own.
     let opts = LoginOptions {
-        login_url: js::get_string(options, Key::loginUrl).filter(|s| !s.is_empty()),
+        login_url: if shape & 256 != 0 { js::get_string(options, Key::loginUrl) } else { None },
         method: None,
         data: None,
         mode: LoginMode::GetUserInfo,
-        timeout: timeout_option(options),
+        timeout: if shape & 512 != 0 { timeout_option(options) } else { None },
     };
+    let login = shape & 128 != 0;
     driver::input(|d, now| {
         d.pending.insert(op, Pending { options: None, route: Route::User });
         d.session.request(now, OpId(op), login, opts);
