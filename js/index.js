@@ -142,25 +142,37 @@ function start() {
 // ------------------------------------------------------------------ session service
 var lastOp = 0;
 
-/** Registers a call's callbacks; returns [op, promise or undefined]. */
-function newOp(options) {
-  var op = ++lastOp;
+/** A pending call: its callbacks (or its Promise's), and its options. */
+function Op(options) {
   var o = options && typeof options === 'object' ? options : {};
-  var entry = { success: o.success, fail: o.fail, complete: o.complete, options: o };
+  this.success = o.success;
+  this.fail = o.fail;
+  this.complete = o.complete;
+  this.options = o;
+  this.resolve = undefined;
+  this.reject = undefined;
+}
+
+/**
+ * Registers a call and runs `run(exports, op)` now, or once the module is ready. Returns
+ * a Promise when the call has no callback (the wx convention), else undefined.
+ */
+function call(options, request, run) {
+  var op = ++lastOp;
+  var entry = new Op(options);
   var promise;
-  if (typeof o.success !== 'function' && typeof o.fail !== 'function' && typeof o.complete !== 'function') {
+  if (typeof entry.success !== 'function' && typeof entry.fail !== 'function' && typeof entry.complete !== 'function') {
     promise = new Promise(function (resolve, reject) { entry.resolve = resolve; entry.reject = reject; });
   }
   state.ops.set(op, entry);
-  return [op, promise];
-}
-
-function call(options, request, run) {
-  var o = newOp(options);
-  whenReady(function (x) { run(x, o[0]); }, function (err) {
-    host.op_fail(o[0], request, err.type, err.message, err.detail);
-  });
-  return o[1];
+  if (state.exports) {
+    run(state.exports, op);
+  } else {
+    whenReady(function (x) { run(x, op); }, function (err) {
+      host.op_fail(op, request, err.type, err.message, err.detail);
+    });
+  }
+  return promise;
 }
 
 /** Sets the login URL used by `login` and `request({ login: true })`. */
