@@ -13,8 +13,8 @@ const QUICK = process.argv.includes('--quick');
 const MAGIC = 'F2C224D4-2BCE-4C64-AF9F-A6D872000D1A';
 const SESSION_KEY = 'weapp_session_' + MAGIC;
 
-// ------------------------------------------------------------------ fake wx (shared shape)
-function makeWx() {
+// ------------------------------------------------------------------ fake wx
+function MAKE_WX() {
   const storage = new Map();
   const st = { handlers: {}, task: null, requestAnswer: null };
   const wx = {
@@ -48,6 +48,11 @@ function makeWx() {
   return { wx, st, storage };
 }
 
+
+/** A fresh compiled copy of the fake wx factory. */
+function makeWxFactory() {
+  return require('vm').runInThisContext('(function (SESSION_KEY) { return ' + MAKE_WX.toString() + '; })')(SESSION_KEY);
+}
 // ------------------------------------------------------------------ frames
 function frames(n) {
   const out = [];
@@ -88,7 +93,7 @@ function race(contenders, n) {
 
 // ------------------------------------------------------------------ the two SDKs
 async function loadOurs() {
-  const { wx, st } = makeWx();
+  const { wx, st } = makeWxFactory()();
   const qcloud = require(path.join(ROOT, 'pkg', 'index.js'));
   qcloud.init({ wx });
   await qcloud.ready;
@@ -119,7 +124,7 @@ async function loadOurs() {
 }
 
 async function loadOriginal() {
-  const { wx, st } = makeWx();
+  const { wx, st } = makeWxFactory()();
   global.wx = wx;
   const qcloud = require('wafer-client-sdk');
   qcloud.setLoginUrl('https://example.com/login');
