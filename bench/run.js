@@ -92,6 +92,8 @@ function race(contenders, n) {
 }
 
 // ------------------------------------------------------------------ the two SDKs
+// The two loaders repeat their loops on purpose: shared loop code would make its call
+// sites polymorphic across both SDKs and slow each down by the other's presence.
 async function loadOurs() {
   const { wx, st } = makeWxFactory()();
   const qcloud = require(path.join(ROOT, 'pkg', 'index.js'));

@@ -76,28 +76,23 @@ function set_timer(slot, delay) {
   }
 }
 
-function wx_check_session(flow) {
+/** Calls `wx[name]({success, fail})` and answers `state.exports[answer](flow, ok, res)`. */
+function callWxFor(name, answer, flow) {
   var x = state.exports;
-  callWx('checkSession', {
-    success: function () { x.on_check_session(flow, true); },
-    fail: function () { x.on_check_session(flow, false); },
-  }, function () { x.on_check_session(flow, false); });
+  var fail = function (err) { x[answer](flow, false, err); };
+  callWx(name, { success: function (res) { x[answer](flow, true, res); }, fail: fail }, fail);
+}
+
+function wx_check_session(flow) {
+  callWxFor('checkSession', 'on_check_session', flow);
 }
 
 function wx_login(flow) {
-  var x = state.exports;
-  callWx('login', {
-    success: function (res) { x.on_wx_login(flow, true, res); },
-    fail: function (err) { x.on_wx_login(flow, false, err); },
-  }, function (err) { x.on_wx_login(flow, false, err); });
+  callWxFor('login', 'on_wx_login', flow);
 }
 
 function wx_get_user_info(flow) {
-  var x = state.exports;
-  callWx('getUserInfo', {
-    success: function (res) { x.on_user_info(flow, true, res); },
-    fail: function (err) { x.on_user_info(flow, false, err); },
-  }, function (err) { x.on_user_info(flow, false, err); });
+  callWxFor('getUserInfo', 'on_user_info', flow);
 }
 
 function wx_request_login(flow, url, method, header, data) {

@@ -254,6 +254,24 @@ pub fn input<R>(f: impl FnOnce(&mut Driver, Millis) -> R) -> Option<R> {
     Some(r)
 }
 
+/// Feeds one input to the session service.
+pub fn session_input(f: impl FnOnce(&mut SessionService<JsValue>, Millis)) {
+    input(|d, now| {
+        f(&mut d.session, now);
+        d.drain_session();
+    });
+}
+
+/// Feeds one input to tunnel `tid` (nothing when the id is unknown).
+pub fn tunnel_input(tid: u32, f: impl FnOnce(&mut Tunnel<JsValue, JsValue>, Millis)) {
+    input(|d, now| {
+        if let Some(t) = d.tunnels.get_mut(&tid) {
+            f(&mut t.machine, now);
+        }
+        d.drain_tunnel(tid);
+    });
+}
+
 /// Performs queued effects until none is left.
 pub fn perform_effects() {
     while let Some(next) = with(|d| d.next_output()).flatten() {

@@ -190,10 +190,7 @@ pub fn session_login(op: u32, options: JsValue, code_only: bool) {
         return;
     }
     let opts = login_options(&options, code_only);
-    driver::input(|d, now| {
-        d.session.login(now, OpId(op), opts);
-        d.drain_session();
-    });
+    driver::session_input(|s, now| s.login(now, OpId(op), opts));
 }
 
 /// Checks a request's options (their shape from `request_shape`); the message of the
@@ -275,10 +272,7 @@ pub fn session_set(value: JsValue) -> bool {
 /// `wx.checkSession` answered.
 #[wasm_bindgen]
 pub fn on_check_session(flow: u32, ok: bool) {
-    driver::input(|d, now| {
-        d.session.handle_check_session(now, FlowId(flow), ok);
-        d.drain_session();
-    });
+    driver::session_input(|s, now| s.handle_check_session(now, FlowId(flow), ok));
 }
 
 /// `wx.login` answered: `res.code` on success, the wx error otherwise.
@@ -288,10 +282,7 @@ pub fn on_wx_login(flow: u32, ok: bool, res: JsValue) {
         Some(code) => Ok(code),
         None => Err(res),
     };
-    driver::input(|d, now| {
-        d.session.handle_wx_login(now, FlowId(flow), result);
-        d.drain_session();
-    });
+    driver::session_input(|s, now| s.handle_wx_login(now, FlowId(flow), result));
 }
 
 /// `wx.getUserInfo` answered.
@@ -307,10 +298,7 @@ pub fn on_user_info(flow: u32, ok: bool, res: JsValue) {
     } else {
         Err(res)
     };
-    driver::input(|d, now| {
-        d.session.handle_user_info(now, FlowId(flow), result);
-        d.drain_session();
-    });
+    driver::session_input(|s, now| s.handle_user_info(now, FlowId(flow), result));
 }
 
 /// `wx.request` of a login flow answered.
@@ -340,10 +328,7 @@ pub fn on_login_response(flow: u32, ok: bool, res: JsValue) {
     } else {
         Err(res)
     };
-    driver::input(|d, now| {
-        d.session.handle_login_response(now, FlowId(flow), result);
-        d.drain_session();
-    });
+    driver::session_input(|s, now| s.handle_login_response(now, FlowId(flow), result));
 }
 
 /// `wx.request` of a session request answered.
@@ -373,8 +358,5 @@ pub fn on_request_response(op: u32, attempt: u32, ok: bool, res: JsValue) {
     } else {
         Err(res)
     };
-    driver::input(|d, now| {
-        d.session.handle_request_response(now, OpId(op), attempt, result);
-        d.drain_session();
-    });
+    driver::session_input(|s, now| s.handle_request_response(now, OpId(op), attempt, result));
 }

@@ -73,23 +73,13 @@ pub fn tunnel_alive(tid: u32) -> bool {
 #[wasm_bindgen]
 pub fn tunnel_open(tid: u32) {
     js::watch_network();
-    driver::input(|d, now| {
-        if let Some(t) = d.tunnels.get_mut(&tid) {
-            t.machine.open(now);
-        }
-        d.drain_tunnel(tid);
-    });
+    driver::tunnel_input(tid, |t, now| t.open(now));
 }
 
 /// `tunnel.close()`.
 #[wasm_bindgen]
 pub fn tunnel_close(tid: u32) {
-    driver::input(|d, now| {
-        if let Some(t) = d.tunnels.get_mut(&tid) {
-            t.machine.close(now);
-        }
-        d.drain_tunnel(tid);
-    });
+    driver::tunnel_input(tid, |t, now| t.close(now));
 }
 
 /// `tunnel.emit(type, content)`: encodes `message:{"type":…,"content":…}` (no `content`
@@ -145,45 +135,25 @@ pub fn tunnel_socket_url(tid: u32) -> JsValue {
 /// A socket of the tunnel opened.
 #[wasm_bindgen]
 pub fn on_socket_open(tid: u32, conn: u32) {
-    driver::input(|d, now| {
-        if let Some(t) = d.tunnels.get_mut(&tid) {
-            t.machine.handle_socket_open(now, ConnId(conn));
-        }
-        d.drain_tunnel(tid);
-    });
+    driver::tunnel_input(tid, |t, now| t.handle_socket_open(now, ConnId(conn)));
 }
 
 /// A socket of the tunnel closed.
 #[wasm_bindgen]
 pub fn on_socket_close(tid: u32, conn: u32) {
-    driver::input(|d, now| {
-        if let Some(t) = d.tunnels.get_mut(&tid) {
-            t.machine.handle_socket_close(now, ConnId(conn));
-        }
-        d.drain_tunnel(tid);
-    });
+    driver::tunnel_input(tid, |t, now| t.handle_socket_close(now, ConnId(conn)));
 }
 
 /// A socket of the tunnel reported an error.
 #[wasm_bindgen]
 pub fn on_socket_error(tid: u32, conn: u32, detail: JsValue) {
-    driver::input(|d, now| {
-        if let Some(t) = d.tunnels.get_mut(&tid) {
-            t.machine.handle_socket_error(now, ConnId(conn), Some(detail));
-        }
-        d.drain_tunnel(tid);
-    });
+    driver::tunnel_input(tid, |t, now| t.handle_socket_error(now, ConnId(conn), Some(detail)));
 }
 
 /// `SocketTask.send` failed for `data`: it goes back to the queue.
 #[wasm_bindgen]
 pub fn on_send_failed(tid: u32, conn: u32, data: JsValue) {
-    driver::input(|d, now| {
-        if let Some(t) = d.tunnels.get_mut(&tid) {
-            t.machine.handle_send_failed(now, ConnId(conn), data);
-        }
-        d.drain_tunnel(tid);
-    });
+    driver::tunnel_input(tid, |t, now| t.handle_send_failed(now, ConnId(conn), data));
 }
 
 /// `wx.onNetworkStatusChange` / `wx.getNetworkType`: online or not.
@@ -222,12 +192,7 @@ pub fn on_socket_message(tid: u32, conn: u32, data: &JsValue) {
     if matches!(parsed, Frame::Message(_) | Frame::Ping | Frame::Unknown(_)) {
         return;
     }
-    driver::input(|d, now| {
-        if let Some(t) = d.tunnels.get_mut(&tid) {
-            t.machine.handle_frame(now, ConnId(conn), parsed);
-        }
-        d.drain_tunnel(tid);
-    });
+    driver::tunnel_input(tid, |t, now| t.handle_frame(now, ConnId(conn), parsed));
 }
 
 fn dispatch_message(tid: u32, text: &JsValue) {
@@ -271,12 +236,7 @@ pub fn url_answered(tid: u32, attempt: u32, result: Result<JsValue, Error<JsValu
         }
         Err(e) => Err(Some(crate::session::error_value(&e))),
     };
-    driver::input(|d, now| {
-        if let Some(t) = d.tunnels.get_mut(&tid) {
-            t.machine.handle_url(now, attempt, result);
-        }
-        d.drain_tunnel(tid);
-    });
+    driver::tunnel_input(tid, |t, now| t.handle_url(now, attempt, result));
 }
 
 /// Starts the session request for the service URL of connection attempt `attempt`.
