@@ -350,21 +350,25 @@ Tunnel.prototype.off = function (type, listener) {
 /** Sends a message `{type, content}`; queued while the tunnel is not active. */
 Tunnel.prototype.emit = function (type, content) {
   if (this._tid) {
-    this._emitNow(state.exports, type, content);
+    var r = state.exports.tunnel_emit(this._tid, type, content);
+    if (r !== 0) this._emitFailed(state.exports, r, type, content);
     return;
   }
   JSON.stringify({ type: type, content: content }); // throws now for content JSON cannot encode
   var me = this;
-  this._run(function (x) { me._emitNow(x, type, content); });
+  this._run(function (x) {
+    var r = x.tunnel_emit(me._tid, type, content);
+    if (r !== 0) me._emitFailed(x, r, type, content);
+  });
 };
 
-Tunnel.prototype._emitNow = function (x, type, content) {
-  var r = x.tunnel_emit(this._tid, type, content);
-  if (r === 0) return;
+/** `tunnel_emit` said 1 (content JSON cannot encode) or 2 (a forgotten tunnel). */
+Tunnel.prototype._emitFailed = function (x, r, type, content) {
   if (r === 1) throw host.json_error();
-  // A closed tunnel forgotten by the driver: revive it, or report the packet.
+  // A closed tunnel forgotten by the driver: revive it and send, or report the packet.
   if (this._revive(x)) {
-    this._emitNow(x, type, content);
+    var again = x.tunnel_emit(this._tid, type, content);
+    if (again === 1) throw host.json_error();
     return;
   }
   this._dispatchLocal('error', { code: Tunnel.ERR_UNSENT, message: '信道已关闭，队列中的消息未发送', detail: [{ type: type, content: content }] });

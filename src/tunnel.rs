@@ -91,22 +91,24 @@ pub fn tunnel_emit(tid: u32, ty: &JsValue, content: &JsValue) -> u32 {
     let Some(frame) = js::MESSAGE_PREFIX.with(|p| js::encode_packet(p, ty, content)) else {
         return 1;
     };
-    // The common case, one output with no other effect waiting (an active tunnel's
-    // send), is performed at once, without a trip through the effect FIFO.
+    // The common case, an active tunnel and no other effect waiting, sends at once
+    // (what `emit` would ask for), without a trip through the core's output queue.
     let direct = driver::with(|d| {
-        let now = d.last_now;
         let idle = d.effects.is_empty();
+        let now = d.last_now;
         let t = d.tunnels.get_mut(&tid)?;
-        t.machine.emit(now, frame);
-        if idle && t.marked == 0 && t.machine.output_len() == 1 {
-            return Some(t.machine.poll_output());
+        if idle && t.marked == 0 {
+            if let Some(conn) = t.machine.active_conn() {
+                return Some(Ok((conn, frame)));
+            }
         }
+        t.machine.emit(now, frame);
         d.drain_tunnel(tid);
-        Some(None)
+        Some(Err(()))
     });
     match direct {
-        Some(Some(Some(out))) => perform(tid, out),
-        Some(Some(None)) => driver::perform_effects(),
+        Some(Some(Ok((conn, frame)))) => js::socket_send(tid, conn.0, frame),
+        Some(Some(Err(()))) => driver::perform_effects(),
         _ => return 2,
     }
     0

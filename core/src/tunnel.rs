@@ -439,6 +439,15 @@ impl<P, D> Tunnel<P, D> {
         self.outputs.pop_front()
     }
 
+    /// The connection an `emit` would send on at once (active, nothing queued): a driver
+    /// may send there itself instead of calling `emit`, with the same effect.
+    pub fn active_conn(&self) -> Option<ConnId> {
+        match (self.status, self.conn) {
+            (TunnelStatus::Active, Some(conn)) if self.queue.is_empty() => Some(conn),
+            _ => None,
+        }
+    }
+
     /// How many outputs are waiting to be polled.
     pub fn output_len(&self) -> usize {
         self.outputs.len()
