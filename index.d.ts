@@ -2,7 +2,8 @@
 
 export interface WxResponse<T = any> {
   data: T;
-  statusCode: number;
+  /** A number (some Android versions gave a numeric string). */
+  statusCode: number | string;
   header: Record<string, string>;
   [key: string]: any;
 }

@@ -124,7 +124,7 @@ function init(options) {
     var list = waiting;
     waiting = [];
     settle.resolve(api);
-    for (var i = 0; i < list.length; i++) list[i][0](state.exports);
+    for (var i = 0; i < list.length; i++) runWaiting(list[i]);
   }, function (e) {
     loadError = new LoginError(ERR.ERR_SDK_LOAD_FAILED, 'SDK 加载失败：' + (e && e.message ? e.message : String(e)), e);
     var list = waiting;
@@ -133,6 +133,15 @@ function init(options) {
     for (var i = 0; i < list.length; i++) list[i][1](loadError);
   });
   return ready;
+}
+
+/** Runs a call that waited for the module; if it throws, that call fails, not the others. */
+function runWaiting(entry) {
+  try {
+    entry[0](state.exports);
+  } catch (e) {
+    entry[1](new LoginError(ERR.ERR_INVALID_PARAMS, (e && e.message) || String(e), e));
+  }
 }
 
 function start() {
@@ -254,19 +263,26 @@ function Tunnel(serviceUrl, options) {
     state.listeners[me._tid] = me._listeners;
   };
   if (state.exports) {
+    this._pending = null;
     create(state.exports);
   } else {
     whenReady(function (x) {
+      var list = me._pending;
+      me._pending = null;
       try {
         create(x);
       } catch (e) {
+        // Another tunnel is open: report it; the calls made meanwhile retry creating
+        // this tunnel when they run (see _run), and fail the same way if it is still open.
         me._dispatchLocal('error', { code: Tunnel.ERR_CONNECT_SERVICE, message: e.message, detail: e });
-        me._pending = [];
-        return;
       }
-      var list = me._pending;
-      me._pending = null;
-      for (var i = 0; i < list.length; i++) list[i](x);
+      for (var i = 0; i < list.length; i++) {
+        try {
+          list[i](x);
+        } catch (e) {
+          if (typeof console !== 'undefined') console.error('qcloud: a deferred tunnel call threw', e);
+        }
+      }
     }, function (err) {
       me._dispatchLocal('error', { code: Tunnel.ERR_CONNECT_SERVICE, message: err.message, detail: err });
     });
@@ -290,11 +306,19 @@ Tunnel.ERR_LISTENER = 5001;
 Tunnel.MAX_RECONNECT_TRY_TIMES = 5;
 Tunnel.RECONNECT_TIME_INCREASE = 1000;
 
-Tunnel.prototype._run = function (fn) {
-  if (this._tid) return fn(state.exports, this._tid);
+/**
+ * Runs `fn(exports, tid)` now, or once the module is ready. A tunnel whose creation was
+ * refused (another one was open) tries again here; `_revive` reports a new refusal with
+ * an `error` event, and `refused` (if given) runs.
+ */
+Tunnel.prototype._run = function (fn, refused) {
   var me = this;
-  if (this._pending) this._pending.push(function (x) { if (me._tid) fn(x, me._tid); });
-  return undefined;
+  var go = function (x) {
+    if (me._tid || me._revive(x)) fn(x, me._tid);
+    else if (refused) refused();
+  };
+  if (this._pending) this._pending.push(go);
+  else go(state.exports);
 };
 
 /**
@@ -359,7 +383,12 @@ Tunnel.prototype.emit = function (type, content) {
   this._run(function (x) {
     var r = x.tunnel_emit(me._tid, type, content);
     if (r !== 0) me._emitFailed(x, r, type, content);
-  });
+  }, function () { me._reportUnsent(type, content); });
+};
+
+/** Reports a packet that no tunnel took (error 4002). */
+Tunnel.prototype._reportUnsent = function (type, content) {
+  this._reportUnsent(type, content);
 };
 
 /** `tunnel_emit` said 1 (content JSON cannot encode) or 2 (a forgotten tunnel). */
@@ -371,7 +400,7 @@ Tunnel.prototype._emitFailed = function (x, r, type, content) {
     if (again === 1) throw host.json_error();
     return;
   }
-  this._dispatchLocal('error', { code: Tunnel.ERR_UNSENT, message: '信道已关闭，队列中的消息未发送', detail: [{ type: type, content: content }] });
+  this._reportUnsent(type, content);
 };
 
 /** Closes the tunnel; packets still queued are reported with an `error` (4002). */

@@ -60,7 +60,19 @@ export function safeCall(fn, arg) {
   }
 }
 
-export function now() { return Date.now(); }
+var clockLast = 0;
+var clockOffset = 0;
+
+/** Milliseconds that never go backwards: a wall clock set back is absorbed into an offset. */
+export function now() {
+  var t = Date.now() + clockOffset;
+  if (t < clockLast) {
+    clockOffset += clockLast - t;
+    t = clockLast;
+  }
+  clockLast = t;
+  return t;
+}
 
 export function set_timer(slot, delay) {
   var old = state.timers[slot];
@@ -106,11 +118,27 @@ var SKIP = { success: 1, fail: 1, complete: 1, login: 1, loginUrl: 1, header: 1,
 
 export function wx_request(op, attempt, base, header) {
   var x = state.exports;
+  var options;
+  try {
+    options = requestOptions(op, base, header);
+  } catch (e) {
+    // A throwing getter or proxy in the caller's options: the request fails, typed.
+    options = null;
+    x.on_request_response(op, attempt, false, { errMsg: 'request:fail ' + (e && e.message ? e.message : String(e)) });
+  }
+  if (!options) return;
+  options.success = function (res) { x.on_request_response(op, attempt, true, res); };
+  options.fail = function (err) { x.on_request_response(op, attempt, false, err); };
+  callWx('request', options, options.fail);
+}
+
+/** The wx.request options of a call: the caller's (but ours), headers merged. */
+function requestOptions(op, base, header) {
   if (base === undefined) {
     // A user call: its options stay here, with its callbacks.
     var entry = state.ops.get(op);
     base = entry && entry.options;
-    if (!base) return;
+    if (!base) return null;
   }
   var options = {};
   for (var k in base) if (!SKIP[k] && Object.prototype.hasOwnProperty.call(base, k)) options[k] = base[k];
@@ -127,9 +155,7 @@ export function wx_request(op, attempt, base, header) {
   }
   for (var n in header) merged[n] = header[n];
   options.header = merged;
-  options.success = function (res) { x.on_request_response(op, attempt, true, res); };
-  options.fail = function (err) { x.on_request_response(op, attempt, false, err); };
-  callWx('request', options, options.fail);
+  return options;
 }
 
 export function storage_get(key) {
@@ -141,8 +167,20 @@ export function storage_get(key) {
   }
 }
 
+/** The `skey` of the session stored under `key`, or undefined. */
+export function stored_skey(key) {
+  var v = storage_get(key);
+  return v !== null && typeof v === 'object' && typeof v.skey === 'string' ? v.skey : undefined;
+}
+
+/** `wx.setStorageSync`; false when it fails (storage full: the session stays in memory). */
 export function storage_set(key, value) {
-  try { wxApi().setStorageSync(key, value); } catch (e) { /* storage full: the session stays in memory */ }
+  try {
+    wxApi().setStorageSync(key, value);
+    return true;
+  } catch (e) {
+    return false;
+  }
 }
 
 export function storage_remove(key) {
@@ -166,7 +204,13 @@ export function op_done(op, value) {
 export function op_fail(op, request, type, message, detail) {
   var e = finish(op);
   if (!e) return;
-  var err = state.makeError(request, type, message, detail);
+  var err;
+  try {
+    err = state.makeError(request, type, message, detail);
+  } catch (e) {
+    err = new Error(message);
+    err.type = type;
+  }
   safeCall(e.fail, err);
   safeCall(e.complete, err);
   if (e.reject) e.reject(err);
@@ -180,20 +224,25 @@ export function socket_connect(tid, conn, url) {
   var x = state.exports;
   var key = socketKey(tid, conn);
   var failed = false;
-  var task = callWx('connectSocket', { url: url }, function (err) {
+  var fail = function (err) {
+    if (failed) return;
     failed = true;
+    state.tasks.delete(key);
     x.on_socket_error(tid, conn, err);
-  });
+  };
+  // `fail` also covers what wx reports only there (too many sockets, a domain not allowed).
+  var task = callWx('connectSocket', { url: url, fail: fail }, fail);
   if (failed) return;
-  if (!task || typeof task.onOpen !== 'function') {
-    x.on_socket_error(tid, conn, { errMsg: 'connectSocket:fail no SocketTask (base library too old)' });
-    return;
+  try {
+    if (!task || typeof task.onOpen !== 'function') throw new Error('no SocketTask (base library too old)');
+    state.tasks.set(key, task);
+    task.onOpen(function () { x.on_socket_open(tid, conn); });
+    task.onMessage(function (res) { x.on_socket_message(tid, conn, res && res.data); });
+    task.onClose(function () { state.tasks.delete(key); x.on_socket_close(tid, conn); });
+    task.onError(function (err) { x.on_socket_error(tid, conn, err); });
+  } catch (e) {
+    fail({ errMsg: 'connectSocket:fail ' + (e && e.message ? e.message : String(e)) });
   }
-  state.tasks.set(key, task);
-  task.onOpen(function () { x.on_socket_open(tid, conn); });
-  task.onMessage(function (res) { x.on_socket_message(tid, conn, res && res.data); });
-  task.onClose(function () { state.tasks.delete(key); x.on_socket_close(tid, conn); });
-  task.onError(function (err) { x.on_socket_error(tid, conn, err); });
 }
 
 export function socket_send(tid, conn, data) {
@@ -207,6 +256,17 @@ export function socket_send(tid, conn, data) {
     task.send({ data: data, fail: function () { x.on_send_failed(tid, conn, data); } });
   } catch (e) {
     x.on_send_failed(tid, conn, data);
+  }
+}
+
+/** Sends a control frame (`ping`, `close`): a failure is not the user's packet to requeue. */
+export function socket_send_control(tid, conn, data) {
+  var task = state.tasks.get(socketKey(tid, conn));
+  if (!task) return;
+  try {
+    task.send({ data: data });
+  } catch (e) {
+    /* a dead socket: its close or error event follows */
   }
 }
 
@@ -225,8 +285,8 @@ export function tunnel_event(tid, name, payload) {
   for (var i = 0; i < list.length; i++) {
     var l = list[i];
     try {
-      if (l[0] === name) l[1](payload);
-      else if (l[0] === '*') l[1](name, payload);
+      if (l[0] === '*') l[1](name, payload);
+      else if (l[0] === name) l[1](payload);
     } catch (e) {
       if (typeof console !== 'undefined') console.error('qcloud: tunnel listener for "' + name + '" threw', e);
       if (name !== 'error') {
@@ -374,7 +434,11 @@ export function request_shape(options) {
   if (typeof loginUrl === 'string' && loginUrl.length > 0) shape |= 256;
   if (typeof prop(options, 'timeout') === 'number') shape |= 512;
   if (header !== null && typeof header === 'object') {
-    for (var h in header) if (h.length === 7 && h.toLowerCase() === 'referer') shape |= 1024;
+    try {
+      for (var h in header) if (h.length === 7 && h.toLowerCase() === 'referer') shape |= 1024;
+    } catch (e) {
+      shape = (shape & ~56) | (7 << 3); // a header whose keys cannot be read is not a header object
+    }
   }
   return shape;
 }

@@ -62,7 +62,19 @@ function safeCall(fn, arg) {
   }
 }
 
-function now() { return Date.now(); }
+var clockLast = 0;
+var clockOffset = 0;
+
+/** Milliseconds that never go backwards: a wall clock set back is absorbed into an offset. */
+function now() {
+  var t = Date.now() + clockOffset;
+  if (t < clockLast) {
+    clockOffset += clockLast - t;
+    t = clockLast;
+  }
+  clockLast = t;
+  return t;
+}
 
 function set_timer(slot, delay) {
   var old = state.timers[slot];
@@ -108,11 +120,27 @@ var SKIP = { success: 1, fail: 1, complete: 1, login: 1, loginUrl: 1, header: 1,
 
 function wx_request(op, attempt, base, header) {
   var x = state.exports;
+  var options;
+  try {
+    options = requestOptions(op, base, header);
+  } catch (e) {
+    // A throwing getter or proxy in the caller's options: the request fails, typed.
+    options = null;
+    x.on_request_response(op, attempt, false, { errMsg: 'request:fail ' + (e && e.message ? e.message : String(e)) });
+  }
+  if (!options) return;
+  options.success = function (res) { x.on_request_response(op, attempt, true, res); };
+  options.fail = function (err) { x.on_request_response(op, attempt, false, err); };
+  callWx('request', options, options.fail);
+}
+
+/** The wx.request options of a call: the caller's (but ours), headers merged. */
+function requestOptions(op, base, header) {
   if (base === undefined) {
     // A user call: its options stay here, with its callbacks.
     var entry = state.ops.get(op);
     base = entry && entry.options;
-    if (!base) return;
+    if (!base) return null;
   }
   var options = {};
   for (var k in base) if (!SKIP[k] && Object.prototype.hasOwnProperty.call(base, k)) options[k] = base[k];
@@ -129,9 +157,7 @@ function wx_request(op, attempt, base, header) {
   }
   for (var n in header) merged[n] = header[n];
   options.header = merged;
-  options.success = function (res) { x.on_request_response(op, attempt, true, res); };
-  options.fail = function (err) { x.on_request_response(op, attempt, false, err); };
-  callWx('request', options, options.fail);
+  return options;
 }
 
 function storage_get(key) {
@@ -143,8 +169,20 @@ function storage_get(key) {
   }
 }
 
+/** The `skey` of the session stored under `key`, or undefined. */
+function stored_skey(key) {
+  var v = storage_get(key);
+  return v !== null && typeof v === 'object' && typeof v.skey === 'string' ? v.skey : undefined;
+}
+
+/** `wx.setStorageSync`; false when it fails (storage full: the session stays in memory). */
 function storage_set(key, value) {
-  try { wxApi().setStorageSync(key, value); } catch (e) { /* storage full: the session stays in memory */ }
+  try {
+    wxApi().setStorageSync(key, value);
+    return true;
+  } catch (e) {
+    return false;
+  }
 }
 
 function storage_remove(key) {
@@ -168,7 +206,13 @@ function op_done(op, value) {
 function op_fail(op, request, type, message, detail) {
   var e = finish(op);
   if (!e) return;
-  var err = state.makeError(request, type, message, detail);
+  var err;
+  try {
+    err = state.makeError(request, type, message, detail);
+  } catch (e) {
+    err = new Error(message);
+    err.type = type;
+  }
   safeCall(e.fail, err);
   safeCall(e.complete, err);
   if (e.reject) e.reject(err);
@@ -182,20 +226,25 @@ function socket_connect(tid, conn, url) {
   var x = state.exports;
   var key = socketKey(tid, conn);
   var failed = false;
-  var task = callWx('connectSocket', { url: url }, function (err) {
+  var fail = function (err) {
+    if (failed) return;
     failed = true;
+    state.tasks.delete(key);
     x.on_socket_error(tid, conn, err);
-  });
+  };
+  // `fail` also covers what wx reports only there (too many sockets, a domain not allowed).
+  var task = callWx('connectSocket', { url: url, fail: fail }, fail);
   if (failed) return;
-  if (!task || typeof task.onOpen !== 'function') {
-    x.on_socket_error(tid, conn, { errMsg: 'connectSocket:fail no SocketTask (base library too old)' });
-    return;
+  try {
+    if (!task || typeof task.onOpen !== 'function') throw new Error('no SocketTask (base library too old)');
+    state.tasks.set(key, task);
+    task.onOpen(function () { x.on_socket_open(tid, conn); });
+    task.onMessage(function (res) { x.on_socket_message(tid, conn, res && res.data); });
+    task.onClose(function () { state.tasks.delete(key); x.on_socket_close(tid, conn); });
+    task.onError(function (err) { x.on_socket_error(tid, conn, err); });
+  } catch (e) {
+    fail({ errMsg: 'connectSocket:fail ' + (e && e.message ? e.message : String(e)) });
   }
-  state.tasks.set(key, task);
-  task.onOpen(function () { x.on_socket_open(tid, conn); });
-  task.onMessage(function (res) { x.on_socket_message(tid, conn, res && res.data); });
-  task.onClose(function () { state.tasks.delete(key); x.on_socket_close(tid, conn); });
-  task.onError(function (err) { x.on_socket_error(tid, conn, err); });
 }
 
 function socket_send(tid, conn, data) {
@@ -209,6 +258,17 @@ function socket_send(tid, conn, data) {
     task.send({ data: data, fail: function () { x.on_send_failed(tid, conn, data); } });
   } catch (e) {
     x.on_send_failed(tid, conn, data);
+  }
+}
+
+/** Sends a control frame (`ping`, `close`): a failure is not the user's packet to requeue. */
+function socket_send_control(tid, conn, data) {
+  var task = state.tasks.get(socketKey(tid, conn));
+  if (!task) return;
+  try {
+    task.send({ data: data });
+  } catch (e) {
+    /* a dead socket: its close or error event follows */
   }
 }
 
@@ -227,8 +287,8 @@ function tunnel_event(tid, name, payload) {
   for (var i = 0; i < list.length; i++) {
     var l = list[i];
     try {
-      if (l[0] === name) l[1](payload);
-      else if (l[0] === '*') l[1](name, payload);
+      if (l[0] === '*') l[1](name, payload);
+      else if (l[0] === name) l[1](payload);
     } catch (e) {
       if (typeof console !== 'undefined') console.error('qcloud: tunnel listener for "' + name + '" threw', e);
       if (name !== 'error') {
@@ -376,7 +436,11 @@ function request_shape(options) {
   if (typeof loginUrl === 'string' && loginUrl.length > 0) shape |= 256;
   if (typeof prop(options, 'timeout') === 'number') shape |= 512;
   if (header !== null && typeof header === 'object') {
-    for (var h in header) if (h.length === 7 && h.toLowerCase() === 'referer') shape |= 1024;
+    try {
+      for (var h in header) if (h.length === 7 && h.toLowerCase() === 'referer') shape |= 1024;
+    } catch (e) {
+      shape = (shape & ~56) | (7 << 3); // a header whose keys cannot be read is not a header object
+    }
   }
   return shape;
 }
@@ -449,12 +513,14 @@ exports.wx_get_user_info = wx_get_user_info;
 exports.wx_request_login = wx_request_login;
 exports.wx_request = wx_request;
 exports.storage_get = storage_get;
+exports.stored_skey = stored_skey;
 exports.storage_set = storage_set;
 exports.storage_remove = storage_remove;
 exports.op_done = op_done;
 exports.op_fail = op_fail;
 exports.socket_connect = socket_connect;
 exports.socket_send = socket_send;
+exports.socket_send_control = socket_send_control;
 exports.socket_close = socket_close;
 exports.tunnel_event = tunnel_event;
 exports.watch_network = watch_network;

@@ -88,9 +88,9 @@ impl<T> Slots<T> {
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (&u32, &mut T)> {
         self.0.iter_mut().map(|(k, v)| (&*k, v))
     }
-    /// Forgets every entry.
-    pub fn clear(&mut self) {
-        self.0.clear();
+    /// Keeps only the entries for which `keep` holds.
+    pub fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
+        self.0.retain(|(_, v)| keep(v));
     }
 }
 
@@ -129,10 +129,17 @@ pub struct Driver {
     pub effects: VecDeque<Effect>,
     /// Session outputs that already have a marker in `effects`.
     pub session_marked: usize,
+    /// Effects are being performed: an input made from inside one (a listener calling
+    /// `emit`, a callback calling `request`) only queues its effects, which the running
+    /// loop performs after the current one, so effects keep the order they were made in.
+    pub pumping: bool,
     /// Whether the stored session was read from storage.
     pub restored: bool,
     /// The time of the last input.
     pub last_now: Millis,
+    /// Whether storage holds the session in memory (false after a failed write, storage
+    /// full: then memory is the only copy and storage is not followed).
+    pub session_in_storage: bool,
 }
 
 impl Driver {
@@ -146,8 +153,10 @@ impl Driver {
             last_internal_op: INTERNAL_OP_BASE,
             effects: VecDeque::new(),
             session_marked: 0,
+            pumping: false,
             restored: false,
             last_now: 0,
+            session_in_storage: true,
         }
     }
 
@@ -272,8 +281,13 @@ pub fn tunnel_input(tid: u32, f: impl FnOnce(&mut Tunnel<JsValue, JsValue>, Mill
     });
 }
 
-/// Performs queued effects until none is left.
+/// Performs queued effects until none is left; inside an effect, does nothing (the
+/// running loop will get to them).
 pub fn perform_effects() {
+    let starts = with(|d| !std::mem::replace(&mut d.pumping, true));
+    if starts != Some(true) {
+        return;
+    }
     while let Some(next) = with(|d| d.next_output()).flatten() {
         match next {
             Some(Output::Session(out)) => crate::session::perform(out),
@@ -281,6 +295,7 @@ pub fn perform_effects() {
             None => {}
         }
     }
+    with(|d| d.pumping = false);
 }
 
 /// Re-arms the host timers whose deadline moved (delays relative to `now`).

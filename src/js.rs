@@ -22,8 +22,10 @@ extern "C" {
     pub fn wx_request(op: u32, attempt: u32, options: &JsValue, header: &JsValue);
     /// `wx.getStorageSync` (undefined when missing or failing).
     pub fn storage_get(key: &str) -> JsValue;
-    /// `wx.setStorageSync`.
-    pub fn storage_set(key: &str, value: &JsValue);
+    /// The `skey` of the stored session object under `key`, when there is one.
+    pub fn stored_skey(key: &str) -> Option<String>;
+    /// `wx.setStorageSync`; `false` when it failed (storage full).
+    pub fn storage_set(key: &str, value: &JsValue) -> bool;
     /// `wx.removeStorageSync`.
     pub fn storage_remove(key: &str);
     /// A `login`/`request` call succeeded: `success(value)`, `complete(value)`.
@@ -34,6 +36,8 @@ extern "C" {
     pub fn socket_connect(tid: u32, conn: u32, url: &str);
     /// `SocketTask.send` (the host takes `data`); a failure calls `on_send_failed(tid, conn, data)`.
     pub fn socket_send(tid: u32, conn: u32, data: JsValue);
+    /// `SocketTask.send` of a control frame (`ping`, `close`); a failure is not reported.
+    pub fn socket_send_control(tid: u32, conn: u32, data: JsValue);
     /// `SocketTask.close` and forget the task.
     pub fn socket_close(tid: u32, conn: u32);
     /// Calls the tunnel's listeners of `name` and `*` (the host takes both values).

@@ -18,6 +18,22 @@ pub fn restore(d: &mut Driver) {
     }
 }
 
+/// Follows the stored session before the core decides with it: the page, or another copy
+/// of the SDK, may have removed or replaced it (`wx.clearStorageSync()` on logout), and
+/// the original SDK read storage for every call. Only the `skey` is compared.
+fn sync_from_storage(d: &mut Driver) {
+    if !d.session_in_storage {
+        return;
+    }
+    let stored = js::stored_skey(SESSION_KEY);
+    match (stored, d.session.session()) {
+        (None, None) => {}
+        (None, Some(_)) => d.session.clear_session(),
+        (Some(skey), Some(s)) if s.skey == skey => {}
+        (Some(_), _) => restore(d),
+    }
+}
+
 fn parse_stored(v: &JsValue) -> Option<StoredSession<JsValue>> {
     let skey = js::get_string(v, Key::skey).filter(|s| !s.is_empty())?;
     let mut user_info = js::get(v, Key::userInfo);
@@ -109,8 +125,14 @@ pub fn perform(out: Output<JsValue>) {
             let data = data.unwrap_or(JsValue::UNDEFINED);
             js::wx_request_login(flow.0, &url, &method, &header_object(&headers), &data);
         }
-        Output::StoreSession(s) => js::storage_set(SESSION_KEY, &stored_value(&s)),
-        Output::RemoveSession => js::storage_remove(SESSION_KEY),
+        Output::StoreSession(s) => {
+            let stored = js::storage_set(SESSION_KEY, &stored_value(&s));
+            driver::with(|d| d.session_in_storage = stored);
+        }
+        Output::RemoveSession => {
+            js::storage_remove(SESSION_KEY);
+            driver::with(|d| d.session_in_storage = true);
+        }
         Output::LoginDone { op, result } => match result {
             Ok(user_info) => js::op_done(op.0, user_info.unwrap_or(JsValue::UNDEFINED)),
             Err(e) => fail(op.0, false, &e),
@@ -190,7 +212,20 @@ pub fn session_login(op: u32, options: JsValue, code_only: bool) {
         return;
     }
     let opts = login_options(&options, code_only);
-    driver::session_input(|s, now| s.login(now, OpId(op), opts));
+    let fed = driver::input(|d, now| {
+        sync_from_storage(d);
+        d.session.login(now, OpId(op), opts);
+        d.drain_session();
+    });
+    if fed.is_none() {
+        fail(op, false, &busy());
+    }
+}
+
+/// The error of a call that found the driver busy (cannot happen while every host call
+/// returns normally; reported rather than dropped all the same).
+fn busy() -> Error<JsValue> {
+    Error { kind: ErrorKind::InvalidParams, message: "SDK 内部状态忙，请稍后重试".to_owned(), detail: None }
 }
 
 /// Checks a request's options (their shape from `request_shape`); the message of the
@@ -229,31 +264,45 @@ pub fn session_request(op: u32, options: &JsValue) {
         timeout: if shape & 512 != 0 { timeout_option(options) } else { None },
     };
     let login = shape & 128 != 0;
-    driver::input(|d, now| {
+    let fed = driver::input(|d, now| {
+        sync_from_storage(d);
         d.pending.insert(op, Pending { options: None, route: Route::User });
         d.session.request(now, OpId(op), login, opts);
         d.drain_session();
     });
+    if fed.is_none() {
+        fail(op, true, &busy());
+    }
 }
 
 /// `clearSession()` / `Session.clear()`.
 #[wasm_bindgen]
 pub fn session_clear() {
-    driver::input(|d, _| d.session.clear_session());
+    driver::input(|d, _| {
+        d.session.clear_session();
+        d.session_in_storage = true;
+    });
     js::storage_remove(SESSION_KEY);
 }
 
 /// `buildSessionHeader()`: `{X-WX-Id, X-WX-Skey}` (v2: `{X-WX-Skey}`) or `{}`.
 #[wasm_bindgen]
 pub fn session_header() -> JsValue {
-    let pairs = driver::input(|d, _| d.session.session_headers()).unwrap_or_default();
+    let pairs = driver::input(|d, _| {
+        sync_from_storage(d);
+        d.session.session_headers()
+    })
+    .unwrap_or_default();
     header_object(&pairs)
 }
 
 /// `Session.get()`: the stored session object, or `null`.
 #[wasm_bindgen]
 pub fn session_get() -> JsValue {
-    driver::input(|d, _| d.session.session().map(stored_value))
+    driver::input(|d, _| {
+        sync_from_storage(d);
+        d.session.session().map(stored_value)
+    })
         .flatten()
         .unwrap_or(JsValue::NULL)
 }
@@ -265,7 +314,8 @@ pub fn session_set(value: JsValue) -> bool {
         return false;
     };
     driver::input(|d, _| d.session.set_session(s));
-    js::storage_set(SESSION_KEY, &value);
+    let stored = js::storage_set(SESSION_KEY, &value);
+    driver::with(|d| d.session_in_storage = stored);
     true
 }
 

@@ -52,8 +52,10 @@ pub fn tunnel_create(service_url: JsValue, options: JsValue) -> Result<u32, JsVa
         if d.tunnels.values().any(|t| t.machine.status() != TunnelStatus::Closed) {
             return None;
         }
-        // Closed tunnels are done: forget them so memory stays flat.
-        d.tunnels.clear();
+        // Closed tunnels are done: forget them so memory stays flat; but not one with
+        // packets still queued (emitted while closed, for a later open) or events not yet
+        // delivered (a listener creating this tunnel while the old one reports its close).
+        d.tunnels.retain(|t| t.marked > 0 || t.machine.output_len() > 0 || t.machine.queued() > 0);
         d.last_tid = d.last_tid.wrapping_add(1).max(1);
         let tid = d.last_tid;
         d.tunnels.insert(tid, TunnelSlot { machine: wafer_core::tunnel::Tunnel::new(config), service_url: url, armed: None, marked: 0 });
@@ -94,7 +96,7 @@ pub fn tunnel_emit(tid: u32, ty: &JsValue, content: &JsValue) -> u32 {
     // The common case, an active tunnel and no other effect waiting, sends at once
     // (what `emit` would ask for), without a trip through the core's output queue.
     let direct = driver::with(|d| {
-        let idle = d.effects.is_empty();
+        let idle = d.effects.is_empty() && !d.pumping;
         let now = d.last_now;
         let t = d.tunnels.get_mut(&tid)?;
         if idle && t.marked == 0 {
@@ -282,8 +284,8 @@ pub fn perform(tid: u32, out: Output<JsValue, JsValue>) {
         Output::RequestUrl { attempt } => request_url(tid, attempt),
         Output::Connect { conn, url } => js::socket_connect(tid, conn.0, &url),
         Output::Send { conn, frame: f } => match f {
-            Outbound::Ping => js::socket_send(tid, conn.0, JsValue::from_str(frame::PING)),
-            Outbound::Close => js::socket_send(tid, conn.0, JsValue::from_str(frame::CLOSE)),
+            Outbound::Ping => js::socket_send_control(tid, conn.0, JsValue::from_str(frame::PING)),
+            Outbound::Close => js::socket_send_control(tid, conn.0, JsValue::from_str(frame::CLOSE)),
             Outbound::Packet(p) => js::socket_send(tid, conn.0, p),
         },
         Output::CloseSocket { conn } => js::socket_close(tid, conn.0),

@@ -161,6 +161,7 @@ fn random_config(rng: &mut Rng) -> TunnelConfig {
         backoff,
         ping_interval: rng.below(20_000),
         max_queue: rng.below(6) as usize,
+        open_timeout: 1 + rng.below(20_000),
         seed: rng.next(),
     }
 }

@@ -1,5 +1,5 @@
 //! `poll_timeout` is the earliest armed deadline (none while closed or waiting on the
-//! host), and `handle_timeout` before a deadline does nothing.
+//! URL request; a socket has an open deadline), and `handle_timeout` before a deadline does nothing.
 
 mod common;
 
@@ -15,7 +15,7 @@ fn deadlines_per_status() {
     assert_eq!(h.tunnel.poll_timeout(), None, "waiting on the URL request");
     h.url_ok(a);
     let conn = h.expect_connect(a);
-    assert_eq!(h.tunnel.poll_timeout(), None, "waiting on the socket");
+    assert_eq!(h.tunnel.poll_timeout(), Some(15_000), "the socket must open by the open deadline");
     h.advance(200);
     h.socket_open(conn);
     h.take();

@@ -110,6 +110,9 @@ pub struct TunnelConfig {
     pub ping_interval: Millis,
     /// Maximum packets queued while not active (default 10_000).
     pub max_queue: usize,
+    /// How long a socket may take to open before it counts as failed (default 15000 ms):
+    /// a `wx.connectSocket` that never answers must not leave the tunnel connecting forever.
+    pub open_timeout: Millis,
     /// Seed of the jitter generator (the driver passes a random number).
     pub seed: u64,
 }
@@ -121,6 +124,7 @@ impl Default for TunnelConfig {
             backoff: Backoff::Linear { step: 1000 },
             ping_interval: 15_000,
             max_queue: 10_000,
+            open_timeout: 15_000,
             seed: 0x9E37_79B9_7F4A_7C15,
         }
     }
@@ -209,6 +213,8 @@ pub struct Tunnel<P, D> {
     pong_at: Option<Millis>,
     /// When the next reconnect try runs (armed only while Reconnecting and waiting).
     retry_at: Option<Millis>,
+    /// Deadline for the current socket to open.
+    open_at: Option<Millis>,
     /// Failed tries of the running reconnect sequence.
     failed_tries: u32,
     /// Last network status reported by the host (initially online).
@@ -237,6 +243,7 @@ impl<P, D> Tunnel<P, D> {
             ping_at: None,
             pong_at: None,
             retry_at: None,
+            open_at: None,
             failed_tries: 0,
             online: true,
             rng,
@@ -322,6 +329,7 @@ impl<P, D> Tunnel<P, D> {
                 let conn = ConnId(self.last_conn);
                 self.conn = Some(conn);
                 self.socket_url = Some(url.clone());
+                self.open_at = Some(now.saturating_add(self.config.open_timeout.max(1)));
                 self.push(Output::Connect { conn, url });
             }
             (TunnelStatus::Connecting, Err(detail)) => {
@@ -344,6 +352,7 @@ impl<P, D> Tunnel<P, D> {
             TunnelStatus::Active | TunnelStatus::Closed => return,
         };
         self.status = TunnelStatus::Active;
+        self.open_at = None;
         while let Some(packet) = self.queue.pop_front() {
             self.push(Output::Send { conn, frame: Outbound::Packet(packet) });
         }
@@ -416,6 +425,13 @@ impl<P, D> Tunnel<P, D> {
 
     /// The timer armed for `poll_timeout()` fired (calling it early is harmless).
     pub fn handle_timeout(&mut self, now: Millis) {
+        if self.open_at.is_some_and(|t| t <= now) {
+            self.open_at = None;
+            // The socket never opened: the same as an error before it opened.
+            if let Some(conn) = self.conn {
+                self.socket_failed(now, conn, None);
+            }
+        }
         if self.pong_at.is_some_and(|t| t <= now) {
             self.pong_at = None;
             self.start_reconnect(now);
@@ -455,7 +471,7 @@ impl<P, D> Tunnel<P, D> {
 
     /// The earliest deadline, if any timer is armed.
     pub fn poll_timeout(&self) -> Option<Millis> {
-        [self.ping_at, self.pong_at, self.retry_at].into_iter().flatten().min()
+        [self.ping_at, self.pong_at, self.retry_at, self.open_at].into_iter().flatten().min()
     }
 
     fn push(&mut self, output: Output<P, D>) {
@@ -475,6 +491,7 @@ impl<P, D> Tunnel<P, D> {
 
     /// Closes and forgets the live socket, if any.
     fn close_conn(&mut self) {
+        self.open_at = None;
         if let Some(conn) = self.conn.take() {
             self.push(Output::CloseSocket { conn });
         }
