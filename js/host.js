@@ -167,10 +167,14 @@ export function storage_get(key) {
   }
 }
 
-/** The `skey` of the session stored under `key`, or undefined. */
-export function stored_skey(key) {
+/**
+ * Compares the session stored under `key` with the skey in memory: 0 no stored session,
+ * 1 the same skey, 2 another session.
+ */
+export function stored_session_is(key, skey) {
   var v = storage_get(key);
-  return v !== null && typeof v === 'object' && typeof v.skey === 'string' ? v.skey : undefined;
+  if (v === null || typeof v !== 'object' || typeof v.skey !== 'string' || v.skey === '') return 0;
+  return v.skey === skey ? 1 : 2;
 }
 
 /** `wx.setStorageSync`; false when it fails (storage full: the session stays in memory). */

@@ -169,10 +169,14 @@ function storage_get(key) {
   }
 }
 
-/** The `skey` of the session stored under `key`, or undefined. */
-function stored_skey(key) {
+/**
+ * Compares the session stored under `key` with the skey in memory: 0 no stored session,
+ * 1 the same skey, 2 another session.
+ */
+function stored_session_is(key, skey) {
   var v = storage_get(key);
-  return v !== null && typeof v === 'object' && typeof v.skey === 'string' ? v.skey : undefined;
+  if (v === null || typeof v !== 'object' || typeof v.skey !== 'string' || v.skey === '') return 0;
+  return v.skey === skey ? 1 : 2;
 }
 
 /** `wx.setStorageSync`; false when it fails (storage full: the session stays in memory). */
@@ -513,7 +517,7 @@ exports.wx_get_user_info = wx_get_user_info;
 exports.wx_request_login = wx_request_login;
 exports.wx_request = wx_request;
 exports.storage_get = storage_get;
-exports.stored_skey = stored_skey;
+exports.stored_session_is = stored_session_is;
 exports.storage_set = storage_set;
 exports.storage_remove = storage_remove;
 exports.op_done = op_done;

@@ -22,8 +22,8 @@ extern "C" {
     pub fn wx_request(op: u32, attempt: u32, options: &JsValue, header: &JsValue);
     /// `wx.getStorageSync` (undefined when missing or failing).
     pub fn storage_get(key: &str) -> JsValue;
-    /// The `skey` of the stored session object under `key`, when there is one.
-    pub fn stored_skey(key: &str) -> Option<String>;
+    /// The session stored under `key` against `skey`: 0 none, 1 the same skey, 2 another.
+    pub fn stored_session_is(key: &JsValue, skey: &JsValue) -> u32;
     /// `wx.setStorageSync`; `false` when it failed (storage full).
     pub fn storage_set(key: &str, value: &JsValue) -> bool;
     /// `wx.removeStorageSync`.
@@ -97,6 +97,9 @@ extern "C" {
     #[wasm_bindgen(extends = js_sys::Object, typescript_type = "string")]
     pub type Text;
 
+    /// The storage key of the session.
+    #[wasm_bindgen(thread_local_v2, static_string)]
+    pub static SESSION_STORAGE_KEY: js_sys::JsString = "weapp_session_F2C224D4-2BCE-4C64-AF9F-A6D872000D1A";
     /// `"message:"`, the prefix of a message frame.
     #[wasm_bindgen(thread_local_v2, static_string)]
     pub static MESSAGE_PREFIX: js_sys::JsString = "message:";

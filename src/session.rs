@@ -25,13 +25,30 @@ fn sync_from_storage(d: &mut Driver) {
     if !d.session_in_storage {
         return;
     }
-    let stored = js::stored_skey(SESSION_KEY);
-    match (stored, d.session.session()) {
-        (None, None) => {}
-        (None, Some(_)) => d.session.clear_session(),
-        (Some(skey), Some(s)) if s.skey == skey => {}
-        (Some(_), _) => restore(d),
+    let skey = match d.session.session() {
+        Some(s) => skey_value(&s.skey),
+        None => JsValue::UNDEFINED,
+    };
+    let stored = js::SESSION_STORAGE_KEY.with(|k| js::stored_session_is(k, &skey));
+    match (stored, d.session.session().is_some()) {
+        (0, true) => d.session.clear_session(),
+        (0, false) | (1, true) => {}
+        _ => restore(d),
     }
+}
+
+/// The skey as a JS string, made again only when the session changes.
+fn skey_value(skey: &str) -> JsValue {
+    thread_local! {
+        static CACHE: std::cell::RefCell<Option<(String, JsValue)>> = const { std::cell::RefCell::new(None) };
+    }
+    CACHE.with(|c| {
+        let Ok(mut c) = c.try_borrow_mut() else { return JsValue::from_str(skey) };
+        if !matches!(c.as_ref(), Some((k, _)) if k == skey) {
+            *c = Some((skey.to_owned(), JsValue::from_str(skey)));
+        }
+        c.as_ref().map(|(_, v)| v.clone()).unwrap_or(JsValue::UNDEFINED)
+    })
 }
 
 fn parse_stored(v: &JsValue) -> Option<StoredSession<JsValue>> {
