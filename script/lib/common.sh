@@ -20,10 +20,11 @@ wasm_cargo() {
     cargo "$@" --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size
 }
 
-# cargo test for wasm32 (wasm-bindgen-test): panic messages kept, own target dir so the
-# release build's std is not rebuilt.
-wasm_cargo_test() {
-  RUSTUP_TOOLCHAIN=/usr RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="$ROOT/target/wasm-test" \
-  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner RUSTFLAGS="-Ctarget-cpu=mvp" \
-    cargo test "$@" --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort -Zpanic-abort-tests
+# wasm-pack test (wasm-bindgen-test) with Debian's toolchain: std rebuilt through cargo's
+# environment (`-Z` flags cannot be passed through wasm-pack), panic messages kept, and a
+# target dir of its own so the release build's std is not rebuilt.
+wasm_pack_test() {
+  RUSTUP_TOOLCHAIN=/usr RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="$ROOT/target/wasm-test" RUSTFLAGS="-Ctarget-cpu=mvp" \
+  CARGO_UNSTABLE_BUILD_STD=std,panic_abort CARGO_UNSTABLE_PANIC_ABORT_TESTS=true \
+    wasm-pack test --mode no-install "$@"
 }
