@@ -51,7 +51,7 @@ function callWx(name, options, onFail) {
 }
 
 /** Calls a user callback; an exception there never reaches the driver. */
-export function safeCall(fn, arg) {
+function safeCall(fn, arg) {
   if (typeof fn !== 'function') return;
   try {
     fn(arg);
@@ -333,28 +333,9 @@ export function put(obj, key, value) {
   obj[key] = value;
 }
 
-/** `JSON.parse`; undefined when the text is not JSON. */
-export function json_parse(text) {
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    return undefined;
-  }
-}
-
 var jsonError = null;
 
-/** `JSON.stringify`; undefined when it throws (the exception is kept for `json_error`). */
-export function json_stringify(value) {
-  try {
-    return JSON.stringify(value);
-  } catch (e) {
-    jsonError = e;
-    return undefined;
-  }
-}
-
-/** The exception of the last failed `json_stringify`. */
+/** The exception of the last failed `encode_packet`. */
 export function json_error() {
   var e = jsonError;
   jsonError = null;
@@ -362,7 +343,7 @@ export function json_error() {
 }
 
 /** 0 undefined, 1 null, 2 boolean, 3 number, 4 string, 5 array, 6 other object or function, 7 other. */
-export function kind(v) {
+function kind(v) {
   switch (typeof v) {
     case 'undefined': return 0;
     case 'boolean': return 2;

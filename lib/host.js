@@ -335,28 +335,9 @@ function put(obj, key, value) {
   obj[key] = value;
 }
 
-/** `JSON.parse`; undefined when the text is not JSON. */
-function json_parse(text) {
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    return undefined;
-  }
-}
-
 var jsonError = null;
 
-/** `JSON.stringify`; undefined when it throws (the exception is kept for `json_error`). */
-function json_stringify(value) {
-  try {
-    return JSON.stringify(value);
-  } catch (e) {
-    jsonError = e;
-    return undefined;
-  }
-}
-
-/** The exception of the last failed `json_stringify`. */
+/** The exception of the last failed `encode_packet`. */
 function json_error() {
   var e = jsonError;
   jsonError = null;
@@ -508,7 +489,6 @@ function bind(exports) {
 }
 
 exports.state = state;
-exports.safeCall = safeCall;
 exports.now = now;
 exports.set_timer = set_timer;
 exports.wx_check_session = wx_check_session;
@@ -530,10 +510,7 @@ exports.tunnel_event = tunnel_event;
 exports.watch_network = watch_network;
 exports.prop = prop;
 exports.put = put;
-exports.json_parse = json_parse;
-exports.json_stringify = json_stringify;
 exports.json_error = json_error;
-exports.kind = kind;
 exports.truthy_prop = truthy_prop;
 exports.number_prop = number_prop;
 exports.response_body = response_body;

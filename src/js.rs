@@ -46,9 +46,6 @@ extern "C" {
     pub fn tunnel_message(tid: u32, name: JsValue, message: JsValue);
     /// `obj[key]` when it is a string.
     pub fn prop_string(obj: &JsValue, key: &JsValue) -> Option<Text>;
-    /// The kind of a value: 0 undefined, 1 null, 2 boolean, 3 number, 4 string, 5 array,
-    /// 6 other object or function, 7 other.
-    pub fn kind(v: &JsValue) -> u32;
     /// Whether `obj[key]` is truthy.
     pub fn truthy_prop(obj: &JsValue, key: &JsValue) -> bool;
     /// `obj[key]` as a number (numeric strings too); NaN otherwise.
@@ -75,11 +72,7 @@ extern "C" {
     pub fn prop(obj: &JsValue, key: &JsValue) -> JsValue;
     /// `obj[key] = value` on an object of the driver's own.
     pub fn put(obj: &JsValue, key: &JsValue, value: &JsValue);
-    /// `JSON.parse(text)`; `undefined` when the text is not JSON.
-    pub fn json_parse(text: &JsValue) -> JsValue;
-    /// `JSON.stringify(value)`; `undefined` when it throws (see `json_error`).
-    pub fn json_stringify(value: &JsValue) -> JsValue;
-    /// The exception of the last failed `json_stringify`.
+    /// The exception of the last failed `encode_packet`.
     pub fn json_error() -> JsValue;
     /// Points the host at an object with the driver's exports (tests; index.js does it itself).
     pub fn bind(exports: &JsValue);
@@ -181,7 +174,7 @@ pub fn get_truthy(obj: &JsValue, key: Key) -> bool {
     key.with(|k| truthy_prop(obj, k))
 }
 
-/// Value kinds returned by [`kind`].
+/// Value kinds as the host's `kind()` numbers them (in `request_shape`).
 pub mod kinds {
     /// `undefined`.
     pub const UNDEFINED: u32 = 0;
