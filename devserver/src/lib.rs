@@ -39,10 +39,11 @@ use tower_http::services::ServeDir;
 pub use room::{CLOSE_GOING_AWAY, CLOSE_NORMAL, CLOSE_TOO_BIG};
 pub use users::{UserInfo, DEV_CODE_PREFIX};
 
-/// The key v1 servers put in every session-layer answer (PROTOCOL.md §1).
-pub const MAGIC_ID: &str = "F2C224D4-2BCE-4C64-AF9F-A6D872000D1A";
+/// The key v1 servers put in every session-layer answer (PROTOCOL.md §1): the core's.
+pub use wafer_core::session::MAGIC_ID;
 
-/// Login request headers.
+/// Login request headers (lowercase: the names `http` matches on; the core spells them
+/// `X-WX-…`).
 pub const HEADER_CODE: &str = "x-wx-code";
 pub const HEADER_ENCRYPTED_DATA: &str = "x-wx-encrypted-data";
 pub const HEADER_IV: &str = "x-wx-iv";
