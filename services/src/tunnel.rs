@@ -1,0 +1,615 @@
+//! The tunnel service: the registry of tunnels, the client sockets, the ordered callbacks
+//! to business servers (SERVICES.md §2–§4).
+//!
+//! One mutex guards the registry; it is held only for map updates, never across an
+//! await. Each open tunnel has one socket task; callbacks of a tunnel are delivered by a
+//! task spawned when its queue stops being empty and ending when it is empty again.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
+use wafer_core::frame::{self, Frame};
+
+use crate::config::{AppConfig, Settings};
+use crate::metrics::Metrics;
+use crate::sign::{random_id, signature};
+use crate::timing::{Callback, CallbackQueue, Heartbeat, IdExpiry, Next, Outcome, QueueFull, RateLimit};
+
+/// Frames waiting to be written to one socket; a push to a full one closes the tunnel
+/// (a client that does not read is dropped rather than buffered without bound).
+const OUTBOX: usize = 256;
+
+/// WebSocket close code: policy violation (frame rate).
+pub const CLOSE_POLICY: u16 = 1008;
+/// WebSocket close code: message too big.
+pub const CLOSE_TOO_BIG: u16 = 1009;
+/// WebSocket close code: try again later (callback queue full).
+pub const CLOSE_TRY_LATER: u16 = 1013;
+/// WebSocket close code: going away (shutdown, server close).
+pub const CLOSE_GOING_AWAY: u16 = 1001;
+
+/// A tunnel id: 128 random bits, written as 32 lowercase hex digits.
+pub type TunnelKey = u128;
+
+/// Parses a tunnel id as written in URLs and API calls.
+pub fn parse_id(id: &str) -> Option<TunnelKey> {
+    (id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+        .then(|| u128::from_str_radix(id, 16).ok())
+        .flatten()
+}
+
+/// Writes a tunnel id.
+pub fn format_id(key: TunnelKey) -> String {
+    format!("{key:032x}")
+}
+
+enum State {
+    /// Issued by `/get/wsurl`, waiting for its socket.
+    Issued,
+    /// Its socket is open; frames for it go through the sender.
+    Open(mpsc::Sender<Utf8Bytes>),
+    /// Ended; kept while callbacks are pending.
+    Closed,
+}
+
+struct Tunnel {
+    tc_id: Arc<str>,
+    key: Arc<str>,
+    callback_url: Arc<str>,
+    state: State,
+    queue: CallbackQueue,
+}
+
+#[derive(Default)]
+struct Inner {
+    tunnels: HashMap<TunnelKey, Tunnel>,
+    /// Tunnels issued or open, per tcId.
+    per_app: HashMap<Arc<str>, usize>,
+    expiry: IdExpiry<TunnelKey>,
+    shutting_down: bool,
+}
+
+/// Why `/get/wsurl` refused to issue a tunnel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IssueError {
+    /// The app has as many tunnels as it may.
+    TooMany,
+    /// The service is shutting down.
+    ShuttingDown,
+    /// No randomness available.
+    Internal,
+}
+
+/// Why a socket could not claim its tunnel id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimError {
+    /// Unknown, expired, or already used.
+    Unknown,
+    /// The service is shutting down.
+    ShuttingDown,
+}
+
+/// Why a tunnel ended (logged).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The client sent `close`.
+    Client,
+    /// The socket was lost (closed, error).
+    SocketLost,
+    /// No frame for longer than the heartbeat allows.
+    Heartbeat,
+    /// The business server pushed `close`.
+    Server,
+    /// The client sent frames faster than allowed.
+    FrameRate,
+    /// The client sent a frame larger than allowed.
+    FrameSize,
+    /// The callback queue of the tunnel was full.
+    CallbackQueue,
+    /// The client did not read its frames.
+    SlowClient,
+    /// The service is shutting down.
+    Shutdown,
+}
+
+/// The tunnel service state shared by handlers and tasks.
+pub struct Hub {
+    inner: Mutex<Inner>,
+    settings: Arc<Settings>,
+    http: reqwest::Client,
+    metrics: Arc<Metrics>,
+    connect_base: String,
+}
+
+impl Hub {
+    /// A hub issuing `connectUrl`s under `connect_base` (`ws(s)://host[:port]`).
+    pub fn new(settings: Arc<Settings>, http: reqwest::Client, metrics: Arc<Metrics>, connect_base: String) -> Arc<Hub> {
+        Arc::new(Hub { inner: Mutex::new(Inner::default()), settings, http, metrics, connect_base })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave the maps half-updated in a way that
+        // matters more than stopping service; keep serving.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The registered app with this tcId.
+    pub fn app(&self, tc_id: &str) -> Option<&AppConfig> {
+        self.settings.apps.get(tc_id)
+    }
+
+    /// Issues a tunnel id for `tc_id` whose callbacks go to `callback_url`; returns the id
+    /// and its `connectUrl`.
+    pub fn issue(&self, tc_id: &str, callback_url: String, now: Instant) -> Result<(String, String), IssueError> {
+        let app = self.app(tc_id).ok_or(IssueError::Internal)?;
+        let id = random_id().map_err(|_| IssueError::Internal)?;
+        let key = parse_id(&id).ok_or(IssueError::Internal)?;
+        let mut g = self.lock();
+        if g.shutting_down {
+            return Err(IssueError::ShuttingDown);
+        }
+        let tc: Arc<str> = match g.per_app.get_key_value(tc_id) {
+            Some((k, n)) => {
+                if *n >= self.settings.limits.sockets_per_app {
+                    drop(g);
+                    self.metrics.limit_hit("sockets_per_app");
+                    return Err(IssueError::TooMany);
+                }
+                k.clone()
+            }
+            None => Arc::from(tc_id),
+        };
+        *g.per_app.entry(tc.clone()).or_insert(0) += 1;
+        g.tunnels.insert(
+            key,
+            Tunnel {
+                tc_id: tc,
+                key: Arc::from(app.key.as_str()),
+                callback_url: Arc::from(callback_url),
+                state: State::Issued,
+                queue: CallbackQueue::new(self.settings.limits.pending_callbacks),
+            },
+        );
+        g.expiry.schedule(now + self.settings.id_ttl, key);
+        drop(g);
+        self.metrics.tunnels_issued.fetch_add(1, Relaxed);
+        let url = format!("{}/socket/{id}", self.connect_base);
+        Ok((id, url))
+    }
+
+    /// Claims an issued id for a socket (once); queues the `connect` callback.
+    pub fn claim(self: &Arc<Self>, key: TunnelKey) -> Result<mpsc::Receiver<Utf8Bytes>, ClaimError> {
+        let mut g = self.lock();
+        if g.shutting_down {
+            return Err(ClaimError::ShuttingDown);
+        }
+        let t = g.tunnels.get_mut(&key).ok_or(ClaimError::Unknown)?;
+        if !matches!(t.state, State::Issued) {
+            return Err(ClaimError::Unknown);
+        }
+        let (tx, rx) = mpsc::channel(OUTBOX);
+        t.state = State::Open(tx);
+        let spawn = t.queue.push(Callback::Connect).unwrap_or(false);
+        drop(g);
+        self.metrics.tunnels_open.fetch_add(1, Relaxed);
+        if spawn {
+            tokio::spawn(self.clone().deliver(key));
+        }
+        Ok(rx)
+    }
+
+    /// Queues the `message` callback of a client frame.
+    pub fn client_message(self: &Arc<Self>, key: TunnelKey, content: &str) -> Result<(), QueueFull> {
+        let mut g = self.lock();
+        let Some(t) = g.tunnels.get_mut(&key) else { return Ok(()) };
+        if !matches!(t.state, State::Open(_)) {
+            return Ok(());
+        }
+        let spawn = t.queue.push(Callback::Message(content.to_owned()))?;
+        drop(g);
+        if spawn {
+            tokio::spawn(self.clone().deliver(key));
+        }
+        Ok(())
+    }
+
+    /// Ends a tunnel (idempotent): its socket gets `close` and the business server one
+    /// `close` callback. Returns whether this call ended it.
+    pub fn close(self: &Arc<Self>, key: TunnelKey, reason: CloseReason) -> bool {
+        let mut g = self.lock();
+        let Some(t) = g.tunnels.get_mut(&key) else { return false };
+        if !matches!(t.state, State::Open(_)) {
+            return false;
+        }
+        // Dropping the sender ends the socket task after it wrote what was queued.
+        t.state = State::Closed;
+        let spawn = t.queue.push(Callback::Close).unwrap_or(false);
+        let tc = t.tc_id.clone();
+        if let Some(n) = g.per_app.get_mut(&tc) {
+            *n = n.saturating_sub(1);
+        }
+        drop(g);
+        self.metrics.tunnels_open.fetch_sub(1, Relaxed);
+        tracing::debug!(tunnel = %format_id(key), ?reason, "tunnel closed");
+        if spawn {
+            tokio::spawn(self.clone().deliver(key));
+        }
+        true
+    }
+
+    /// Sends `text` to each open tunnel of `tc_id` in `ids`, or closes them when `close`.
+    /// Returns the ids that are unknown, another app's, or not open.
+    pub fn push(self: &Arc<Self>, tc_id: &str, ids: &[String], text: Option<&Utf8Bytes>) -> Vec<String> {
+        let mut invalid = Vec::new();
+        let mut to_close = Vec::new();
+        {
+            let g = self.lock();
+            for id in ids {
+                let open = parse_id(id).and_then(|k| g.tunnels.get(&k).map(|t| (k, t))).and_then(|(k, t)| match &t.state {
+                    State::Open(tx) if &*t.tc_id == tc_id => Some((k, tx)),
+                    _ => None,
+                });
+                let Some((key, tx)) = open else {
+                    invalid.push(id.clone());
+                    continue;
+                };
+                match text {
+                    Some(text) => match tx.try_send(text.clone()) {
+                        Ok(()) => {}
+                        Err(TrySendError::Full(_)) => {
+                            invalid.push(id.clone());
+                            to_close.push((key, CloseReason::SlowClient));
+                        }
+                        Err(TrySendError::Closed(_)) => invalid.push(id.clone()),
+                    },
+                    None => to_close.push((key, CloseReason::Server)),
+                }
+            }
+        }
+        for (key, reason) in to_close {
+            if reason == CloseReason::SlowClient {
+                self.metrics.limit_hit("outbox");
+                tracing::warn!(tunnel = %format_id(key), "client does not read its frames: tunnel closed");
+            }
+            self.close(key, reason);
+        }
+        invalid
+    }
+
+    /// Forgets issued ids whose socket did not come in time; returns how many.
+    pub fn expire(&self, now: Instant) -> usize {
+        let mut g = self.lock();
+        let due = g.expiry.due(now);
+        let mut n = 0;
+        for key in due {
+            if matches!(g.tunnels.get(&key).map(|t| &t.state), Some(State::Issued)) {
+                if let Some(t) = g.tunnels.remove(&key) {
+                    if let Some(c) = g.per_app.get_mut(&t.tc_id) {
+                        *c = c.saturating_sub(1);
+                    }
+                    n += 1;
+                }
+            }
+        }
+        drop(g);
+        self.metrics.tunnels_expired.fetch_add(n as u64, Relaxed);
+        n
+    }
+
+    /// Tunnels known (issued, open, or closed with pending callbacks), and those open.
+    pub fn counts(&self) -> (usize, usize) {
+        let g = self.lock();
+        let open = g.tunnels.values().filter(|t| matches!(t.state, State::Open(_))).count();
+        (g.tunnels.len(), open)
+    }
+
+    /// Stops issuing and accepting, closes every open tunnel (clients get `close`,
+    /// business servers a `close` callback each).
+    pub fn begin_shutdown(self: &Arc<Self>) {
+        let open: Vec<TunnelKey> = {
+            let mut g = self.lock();
+            g.shutting_down = true;
+            g.tunnels.iter().filter(|(_, t)| matches!(t.state, State::Open(_))).map(|(k, _)| *k).collect()
+        };
+        for key in open {
+            self.close(key, CloseReason::Shutdown);
+        }
+    }
+
+    /// Callbacks still pending, over all tunnels.
+    pub fn pending_callbacks(&self) -> usize {
+        self.lock().tunnels.values().map(|t| t.queue.len()).sum()
+    }
+
+    /// Delivers the callback queue of one tunnel until it is empty.
+    async fn deliver(self: Arc<Self>, key: TunnelKey) {
+        loop {
+            let (cb, url, sign_key) = match self.next_callback(key) {
+                Step::Stop => return,
+                Step::Wait(at) => {
+                    tokio::time::sleep_until(at.into()).await;
+                    continue;
+                }
+                Step::Send(cb, url, sign_key) => (cb, url, sign_key),
+            };
+            let outcome = self.post(key, &cb, &url, &sign_key).await;
+            let Some(report) = self.finish_callback(key, outcome) else { return };
+            if outcome == Outcome::Delivered {
+                self.metrics.callbacks_ok.fetch_add(1, Relaxed);
+            }
+            if report.retried {
+                self.metrics.callbacks_retried.fetch_add(1, Relaxed);
+            }
+            if report.dropped {
+                self.metrics.callbacks_dropped.fetch_add(1, Relaxed);
+                let kind = callback_type(&cb);
+                tracing::warn!(tunnel = %format_id(key), callback = kind, ?outcome, "callback dropped");
+            }
+        }
+    }
+
+    fn finish_callback(&self, key: TunnelKey, outcome: Outcome) -> Option<crate::timing::Report> {
+        let mut g = self.lock();
+        let t = g.tunnels.get_mut(&key)?;
+        Some(t.queue.finish(outcome, Instant::now(), &self.settings.backoff))
+    }
+
+    /// The next step of a tunnel's callback driver (under the lock, never across an await).
+    fn next_callback(&self, key: TunnelKey) -> Step {
+        let mut g = self.lock();
+        let Some(t) = g.tunnels.get_mut(&key) else { return Step::Stop };
+        match t.queue.next(Instant::now()) {
+            Next::Idle => {
+                if matches!(t.state, State::Closed) {
+                    g.tunnels.remove(&key);
+                }
+                Step::Stop
+            }
+            Next::RetryAt(at) => Step::Wait(at),
+            Next::Send(cb) => Step::Send(cb, t.callback_url.clone(), t.key.clone()),
+        }
+    }
+
+    /// One try of a callback.
+    async fn post(&self, key: TunnelKey, cb: &Callback, url: &str, sign_key: &str) -> Outcome {
+        let id = format_id(key);
+        let data = match cb {
+            Callback::Message(content) => json!({"tunnelId": id, "type": "message", "content": content}),
+            other => json!({"tunnelId": id, "type": callback_type(other)}),
+        }
+        .to_string();
+        let body = json!({"data": data, "signature": signature(&data, sign_key)}).to_string();
+        let sent = self
+            .http
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await;
+        let resp = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::debug!(tunnel = %id, error = %e, "callback failed");
+                return Outcome::Failed;
+            }
+        };
+        let status = resp.status();
+        let code = resp.bytes().await.ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok()).and_then(|v| v.get("code").and_then(Value::as_i64));
+        match code {
+            Some(0) if status.is_success() => Outcome::Delivered,
+            Some(9001..=9004) => Outcome::Rejected,
+            _ => {
+                tracing::debug!(tunnel = %id, status = status.as_u16(), ?code, "callback not accepted");
+                Outcome::Failed
+            }
+        }
+    }
+
+    /// Runs one client socket until it ends, then reports the tunnel closed.
+    pub async fn run_socket(self: Arc<Self>, key: TunnelKey, mut ws: WebSocket, mut outbox: mpsc::Receiver<Utf8Bytes>) {
+        let m = &self.metrics;
+        m.sockets.fetch_add(1, Relaxed);
+        let hb = self.settings.heartbeat;
+        let now = Instant::now();
+        let mut heartbeat = Heartbeat::new((hb > 0).then(|| Duration::from_secs(hb * 2)), now);
+        let mut rate = RateLimit::new(self.settings.limits.frames_per_sec, now);
+        let mut reason = CloseReason::SocketLost;
+        let mut close_frame: Option<(u16, &'static str)> = None;
+        if hb > 0 && ws.send(Message::text(frame::encode_timeout(hb))).await.is_ok() {
+            m.frames_out.fetch_add(1, Relaxed);
+        }
+        loop {
+            let deadline = heartbeat.deadline();
+            let lost = async move {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                incoming = ws.recv() => {
+                    let now = Instant::now();
+                    let text = match incoming {
+                        Some(Ok(Message::Text(t))) => t,
+                        Some(Ok(Message::Close(_))) | None => break,
+                        Some(Ok(_)) => {
+                            heartbeat.seen(now);
+                            continue;
+                        }
+                        Some(Err(e)) => {
+                            if is_too_big(e) {
+                                m.limit_hit("frame_size");
+                                reason = CloseReason::FrameSize;
+                                close_frame = Some((CLOSE_TOO_BIG, "frame too large"));
+                            }
+                            break;
+                        }
+                    };
+                    heartbeat.seen(now);
+                    m.frames_in.fetch_add(1, Relaxed);
+                    if !rate.take(now) {
+                        m.limit_hit("frame_rate");
+                        reason = CloseReason::FrameRate;
+                        close_frame = Some((CLOSE_POLICY, "too many frames per second"));
+                        break;
+                    }
+                    match frame::parse(text.as_str()) {
+                        Frame::Message(body) => {
+                            if self.client_message(key, body).is_err() {
+                                m.limit_hit("pending_callbacks");
+                                reason = CloseReason::CallbackQueue;
+                                close_frame = Some((CLOSE_TRY_LATER, "too many pending callbacks"));
+                                tracing::warn!(tunnel = %format_id(key), "callback queue full: tunnel closed");
+                                break;
+                            }
+                        }
+                        Frame::Ping => {
+                            if ws.send(Message::text(frame::PONG)).await.is_err() {
+                                break;
+                            }
+                            m.frames_out.fetch_add(1, Relaxed);
+                        }
+                        Frame::Close => {
+                            reason = CloseReason::Client;
+                            break;
+                        }
+                        Frame::Pong | Frame::Timeout(_) | Frame::Unknown(_) => {}
+                    }
+                }
+                out = outbox.recv() => match out {
+                    Some(text) => {
+                        if ws.send(Message::Text(text)).await.is_err() {
+                            break;
+                        }
+                        m.frames_out.fetch_add(1, Relaxed);
+                    }
+                    None => {
+                        // Closed by the service (push close, slow client, shutdown).
+                        reason = CloseReason::Server;
+                        if ws.send(Message::text(frame::CLOSE)).await.is_ok() {
+                            m.frames_out.fetch_add(1, Relaxed);
+                        }
+                        close_frame = Some((CLOSE_GOING_AWAY, ""));
+                        break;
+                    }
+                },
+                () = lost => {
+                    if heartbeat.is_lost(Instant::now()) {
+                        reason = CloseReason::Heartbeat;
+                        break;
+                    }
+                }
+            }
+        }
+        if let Some((code, text)) = close_frame {
+            let _ = ws.send(Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(text) }))).await;
+        }
+        drop(ws);
+        self.close(key, reason);
+        m.sockets.fetch_sub(1, Relaxed);
+    }
+}
+
+enum Step {
+    Stop,
+    Wait(Instant),
+    Send(Callback, Arc<str>, Arc<str>),
+}
+
+fn callback_type(cb: &Callback) -> &'static str {
+    match cb {
+        Callback::Connect => "connect",
+        Callback::Message(_) => "message",
+        Callback::Close => "close",
+    }
+}
+
+fn is_too_big(e: axum::Error) -> bool {
+    match e.into_inner().downcast::<tungstenite::Error>() {
+        Ok(e) => matches!(*e, tungstenite::Error::Capacity(_)),
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hub(limit: usize) -> Arc<Hub> {
+        let mut s = Settings::default();
+        s.add_app("a.example", "ka");
+        s.add_app("b.example", "kb");
+        s.limits.sockets_per_app = limit;
+        s.id_ttl = Duration::from_secs(60);
+        Hub::new(Arc::new(s), reqwest::Client::new(), Arc::default(), "ws://t".into())
+    }
+
+    #[test]
+    fn ids_round_trip() {
+        let k = 0x0123_4567_89ab_cdef_0011_2233_4455_6677u128;
+        assert_eq!(parse_id(&format_id(k)), Some(k));
+        assert_eq!(parse_id(&format_id(1)), Some(1));
+        assert_eq!(parse_id("0123456789ABCDEF0011223344556677"), None);
+        assert_eq!(parse_id("123"), None);
+        assert_eq!(parse_id("+123456789abcdef0011223344556677"), None);
+    }
+
+    #[tokio::test]
+    async fn issued_ids_expire_unless_claimed_and_claim_once() {
+        let h = hub(10);
+        let a = crate::sign::tc_id("a.example");
+        let t0 = Instant::now();
+        let (id1, url1) = h.issue(&a, "http://x/t".into(), t0).unwrap();
+        let (id2, _) = h.issue(&a, "http://x/t".into(), t0).unwrap();
+        assert!(url1.starts_with("ws://t/socket/") && url1.ends_with(&id1));
+        let k1 = parse_id(&id1).unwrap();
+        let k2 = parse_id(&id2).unwrap();
+        let _rx = h.claim(k1).unwrap();
+        assert_eq!(h.claim(k1).unwrap_err(), ClaimError::Unknown);
+        assert_eq!(h.expire(t0 + Duration::from_secs(59)), 0);
+        assert_eq!(h.expire(t0 + Duration::from_secs(60)), 1);
+        assert_eq!(h.claim(k2).unwrap_err(), ClaimError::Unknown);
+        assert_eq!(h.counts(), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn tunnels_per_app_are_limited_and_freed() {
+        let h = hub(2);
+        let (a, b) = (crate::sign::tc_id("a.example"), crate::sign::tc_id("b.example"));
+        let t0 = Instant::now();
+        let (id1, _) = h.issue(&a, "u".into(), t0).unwrap();
+        h.issue(&a, "u".into(), t0).unwrap();
+        assert_eq!(h.issue(&a, "u".into(), t0).unwrap_err(), IssueError::TooMany);
+        h.issue(&b, "u".into(), t0).unwrap();
+        let k1 = parse_id(&id1).unwrap();
+        let _rx = h.claim(k1).unwrap();
+        assert!(h.close(k1, CloseReason::Client));
+        assert!(!h.close(k1, CloseReason::Client));
+        h.issue(&a, "u".into(), t0).unwrap();
+    }
+
+    #[tokio::test]
+    async fn push_reaches_only_the_apps_open_tunnels() {
+        let h = hub(10);
+        let (a, b) = (crate::sign::tc_id("a.example"), crate::sign::tc_id("b.example"));
+        let t0 = Instant::now();
+        let (id1, _) = h.issue(&a, "u".into(), t0).unwrap();
+        let (id2, _) = h.issue(&a, "u".into(), t0).unwrap();
+        let mut rx = h.claim(parse_id(&id1).unwrap()).unwrap();
+        let text = Utf8Bytes::from_static("message:{}");
+        let ids = vec![id1.clone(), id2.clone(), "nope".into()];
+        assert_eq!(h.push(&a, &ids, Some(&text)), vec![id2.clone(), "nope".into()]);
+        assert_eq!(rx.try_recv().unwrap().as_str(), "message:{}");
+        assert_eq!(h.push(&b, std::slice::from_ref(&id1), Some(&text)), vec![id1.clone()]);
+        assert!(rx.try_recv().is_err());
+        assert!(h.push(&a, std::slice::from_ref(&id1), None).is_empty());
+        assert!(rx.recv().await.is_none());
+        assert_eq!(h.push(&a, std::slice::from_ref(&id1), Some(&text)), vec![id1]);
+    }
+}
