@@ -313,19 +313,19 @@ async fn get_wsurl(State(s): State<Arc<AppState>>, body: Result<Bytes, BytesReje
 }
 
 /// Where callbacks of a tunnel go: the configured origin (`https://server_host` unless
-/// configured) and the path (and query) of `receiveUrl`, whose host must be the app's.
-/// `None` when the host is another one: callbacks never go where the tcId does not name.
+/// configured) and the path (and query) of `receiveUrl`, whose host must be the app's
+/// `ServerHost` (the SDK's `serverPort`, if any, is ignored: the origin decides where the
+/// request goes). `None` for another host: callbacks never go where the tcId does not name.
 pub fn callback_url(receive_url: &str, server_host: &str, origin: &str) -> Option<String> {
     let url = reqwest::Url::parse(receive_url).ok()?;
     if !matches!(url.scheme(), "http" | "https") || !url.username().is_empty() || url.password().is_some() {
         return None;
     }
     let host = url.host_str()?;
-    let host = match url.port() {
-        Some(p) => format!("{host}:{p}"),
-        None => host.to_owned(),
-    };
-    if !host.eq_ignore_ascii_case(server_host) {
+    let with_port = url.port().map(|p| format!("{host}:{p}"));
+    let named = host.eq_ignore_ascii_case(server_host)
+        || with_port.is_some_and(|h| h.eq_ignore_ascii_case(server_host));
+    if !named {
         return None;
     }
     let mut out = format!("{origin}{}", url.path());
@@ -443,7 +443,10 @@ mod tests {
         // The scheme of receiveUrl is not trusted: the origin decides.
         assert_eq!(callback_url("http://APP.example.com/t?x=1", "app.example.com", o).as_deref(), Some("https://app.example.com/t?x=1"));
         assert_eq!(callback_url("https://evil.example/tunnel", "app.example.com", o), None);
-        assert_eq!(callback_url("https://app.example.com:8443/t", "app.example.com", o), None);
+        // A port in receiveUrl (wafer-node-sdk's serverPort) does not choose the target.
+        assert_eq!(callback_url("https://app.example.com:8443/t", "app.example.com", o).as_deref(), Some("https://app.example.com/t"));
+        assert_eq!(callback_url("http://app.example.com:8080/t", "app.example.com:8080", "http://10.0.0.2:8080").as_deref(), Some("http://10.0.0.2:8080/t"));
+        assert_eq!(callback_url("http://app.example.com.evil.example/t", "app.example.com", o), None);
         assert_eq!(callback_url("https://app.example.com@evil.example/t", "app.example.com", o), None);
         assert_eq!(callback_url("file:///etc/passwd", "app.example.com", o), None);
         assert_eq!(callback_url("not a url", "app.example.com", o), None);

@@ -63,7 +63,7 @@ async fn get_wsurl_refuses_unknown_forged_and_unsigned_calls() {
         ("missing signature", { let mut v = good.clone(); v.as_object_mut().unwrap().remove("signature"); v }, 1003),
         ("data changed after signing", { let mut v = good.clone(); v["data"] = json!(r#"{"receiveUrl":"http://127.0.0.1/x"}"#); v }, 1003),
         ("callback to another host", signed_wsurl("https://evil.example/tunnel", KEY), 1005),
-        ("callback to another port", signed_wsurl("http://127.0.0.1:9/tunnel", KEY), 1005),
+        ("callback to a look-alike host", signed_wsurl("http://127.0.0.1.evil.example/tunnel", KEY), 1005),
         ("no receiveUrl", { let d = "{}"; json!({"data": d, "tcId": tc_id(HOST), "tcKey": KEY, "signature": signature(d, KEY)}) }, 1004),
         ("not an envelope", json!([1, 2]), 1001),
     ];
