@@ -6,6 +6,56 @@
 // Written as an ES module so wasm-bindgen can import it (`module = "/js/host.js"`);
 // script/build turns it into CommonJS for the package.
 
+// BEGIN GENERATED from wafer-core (core/src/constants.rs): do not edit by hand.
+export const C = {
+  /** `ERR_*` exports: key → `.type` value. */
+  ERR: {
+    ERR_INVALID_PARAMS: 'ERR_INVALID_PARAMS',
+    ERR_WX_LOGIN_FAILED: 'ERR_WX_LOGIN_FAILED',
+    ERR_WX_GET_USER_INFO: 'ERR_WX_GET_USER_INFO',
+    ERR_LOGIN_TIMEOUT: 'ERR_LOGIN_TIMEOUT',
+    ERR_LOGIN_FAILED: 'ERR_LOGIN_FAILED',
+    ERR_LOGIN_SESSION_NOT_RECEIVED: 'ERR_LOGIN_MISSING_SESSION',
+    ERR_INVALID_SESSION: 'ERR_INVALID_SESSION',
+    ERR_CHECK_LOGIN_FAILED: 'ERR_CHECK_LOGIN_FAILED',
+    ERR_REQUEST_FAILED: 'ERR_REQUEST_FAILED',
+    ERR_SDK_LOAD_FAILED: 'ERR_SDK_LOAD_FAILED',
+    ERR_SESSION_INVALID: 'ERR_SESSION_INVALID',
+  },
+  /** `Tunnel.STATUS_*` values by `tunnel_status()` index. */
+  STATUS: ['CLOSED', 'CONNECTING', 'ACTIVE', 'RECONNECTING'],
+  /** `Tunnel.ERR_*` codes. */
+  TUNNEL_ERR: {
+    ERR_CONNECT_SERVICE: 1001,
+    ERR_CONNECT_SOCKET: 1002,
+    ERR_RECONNECT: 2001,
+    ERR_SOCKET_ERROR: 3001,
+    ERR_QUEUE_FULL: 4001,
+    ERR_UNSENT: 4002,
+    ERR_LISTENER: 5001,
+  },
+  MAX_RECONNECT_TRY_TIMES: 5,
+  RECONNECT_TIME_INCREASE: 1000,
+  /** Messages of errors the shim raises itself. */
+  MSG: {
+    LOGIN_URL: '登录地址必须是非空字符串',
+    SESSION_VALUE: '会话必须是包含 skey 的对象',
+    ANOTHER_TUNNEL_OPEN: '当前有未关闭的信道，请先关闭之前的信道，再打开新信道',
+    SDK_LOAD_FAILED: 'SDK 加载失败：',
+  },
+  /** Request options the SDK keeps for itself. */
+  SDK_REQUEST_OPTIONS: ['success', 'fail', 'complete', 'login', 'loginUrl', 'header', 'codeOnly', 'detail'],
+  MAGIC_ID: 'F2C224D4-2BCE-4C64-AF9F-A6D872000D1A',
+  SESSION_KEY: 'weapp_session_F2C224D4-2BCE-4C64-AF9F-A6D872000D1A',
+  /** Value kinds of the summaries. */
+  KIND: { UNDEFINED: 0, NULL: 1, BOOLEAN: 2, NUMBER: 3, STRING: 4, ARRAY: 5, OBJECT: 6, OTHER: 7 },
+  /** Bits of `response_shape()`. */
+  RESPONSE: { STATUS_MASK: 1023, BODY_OBJECT: 1024, MAGIC: 2048, CODE_MINUS_ONE: 4096, CODE_ZERO: 8192 },
+  /** Bits of `request_shape()`. */
+  REQUEST: { KIND_MASK: 7, HEADER_KIND_SHIFT: 3, URL: 64, LOGIN: 128, LOGIN_URL: 256, TIMEOUT: 512, REFERER: 1024 },
+};
+// END GENERATED
+
 export const state = {
   /** The wx API object in use (the runtime's `wx`, or one given to `qcloud.init`). */
   wx: null,
@@ -15,12 +65,14 @@ export const state = {
   instance: null,
   /** Pending user calls by op id: {success, fail, complete, resolve, reject}. */
   ops: new Map(),
-  /** Tunnel listeners by tunnel id: [[type, fn], …] in registration order. */
-  listeners: {},
+  /** Tunnel handles by tunnel id (their `_listeners`: [[type, fn], …] in registration order). */
+  tunnels: new Map(),
   /** Live SocketTasks by socketKey(tid, conn). */
   tasks: new Map(),
   /** Armed timers by slot. */
   timers: {},
+  /** The clock and timers (`qcloud.init({ clock })`; tests run on a simulated one). */
+  clock: null,
   /** Whether wx.onNetworkStatusChange is followed. */
   networkWatched: false,
   /** Builds LoginError / RequestError objects (index.js sets its classes' builder). */
@@ -65,7 +117,7 @@ var clockOffset = 0;
 
 /** Milliseconds that never go backwards: a wall clock set back is absorbed into an offset. */
 export function now() {
-  var t = Date.now() + clockOffset;
+  var t = (state.clock ? state.clock.now() : Date.now()) + clockOffset;
   if (t < clockLast) {
     clockOffset += clockLast - t;
     t = clockLast;
@@ -75,11 +127,12 @@ export function now() {
 }
 
 export function set_timer(slot, delay) {
+  var clock = state.clock;
   var old = state.timers[slot];
-  if (old !== undefined) clearTimeout(old);
+  if (old !== undefined) (clock ? clock.clearTimeout : clearTimeout)(old);
   delete state.timers[slot];
   if (delay >= 0) {
-    state.timers[slot] = setTimeout(function () {
+    state.timers[slot] = (clock ? clock.setTimeout : setTimeout)(function () {
       delete state.timers[slot];
       state.exports.on_timer(slot);
     }, Math.min(delay, 2147483647));
@@ -114,7 +167,8 @@ export function wx_request_login(flow, url, method, header, data) {
   callWx('request', options, options.fail);
 }
 
-var SKIP = { success: 1, fail: 1, complete: 1, login: 1, loginUrl: 1, header: 1, codeOnly: 1, detail: 1 };
+var SKIP = {};
+for (var skip = 0; skip < C.SDK_REQUEST_OPTIONS.length; skip++) SKIP[C.SDK_REQUEST_OPTIONS[skip]] = 1;
 
 export function wx_request(op, attempt, base, header) {
   var x = state.exports;
@@ -284,7 +338,8 @@ export function socket_close(tid, conn) {
 }
 
 export function tunnel_event(tid, name, payload) {
-  var list = state.listeners[tid];
+  var tunnel = state.tunnels.get(tid);
+  var list = tunnel && tunnel._listeners;
   if (!list) return;
   for (var i = 0; i < list.length; i++) {
     var l = list[i];
@@ -293,11 +348,19 @@ export function tunnel_event(tid, name, payload) {
       else if (l[0] === name) l[1](payload);
     } catch (e) {
       if (typeof console !== 'undefined') console.error('qcloud: tunnel listener for "' + name + '" threw', e);
-      if (name !== 'error') {
-        tunnel_event(tid, 'error', { code: 5001, message: '信道事件监听函数抛出异常：' + name, detail: e });
-      }
+      if (state.exports) state.exports.on_listener_error(tid, name, e);
     }
   }
+}
+
+/** The page's tunnel handle `tunnel` is `tid`: its listeners get the tunnel's events. */
+export function tunnel_attach(tid, tunnel) {
+  if (state.tunnels.get(tid) !== tunnel) state.tunnels.set(tid, tunnel);
+}
+
+/** Tunnel `tid` is closed and superseded: drop the reference (re-attached on next use). */
+export function tunnel_release(tid) {
+  state.tunnels.delete(tid);
 }
 
 export function watch_network() {
@@ -342,16 +405,17 @@ export function json_error() {
   return e;
 }
 
-/** 0 undefined, 1 null, 2 boolean, 3 number, 4 string, 5 array, 6 other object or function, 7 other. */
+/** The kind of a value, as `C.KIND` numbers it. */
 function kind(v) {
+  var K = C.KIND;
   switch (typeof v) {
-    case 'undefined': return 0;
-    case 'boolean': return 2;
-    case 'number': return 3;
-    case 'string': return 4;
-    case 'object': return v === null ? 1 : Array.isArray(v) ? 5 : 6;
-    case 'function': return 6;
-    default: return 7;
+    case 'undefined': return K.UNDEFINED;
+    case 'boolean': return K.BOOLEAN;
+    case 'number': return K.NUMBER;
+    case 'string': return K.STRING;
+    case 'object': return v === null ? K.NULL : Array.isArray(v) ? K.ARRAY : K.OBJECT;
+    case 'function': return K.OBJECT;
+    default: return K.OTHER;
   }
 }
 
@@ -388,15 +452,16 @@ export function response_body(res) {
  * `magic` property is truthy, bits 12-13 the body's `code`: 1 when -1, 2 when 0.
  */
 export function response_shape(res, magic) {
+  var R = C.RESPONSE;
   var status = number_prop(res, 'statusCode');
-  var shape = status >= 0 && status < 1024 ? status | 0 : 0;
+  var shape = status >= 0 && status <= R.STATUS_MASK ? status | 0 : 0;
   var body = response_body(res);
   if (body !== undefined && body !== null && typeof body === 'object') {
-    shape |= 1024;
-    if (prop(body, magic)) shape |= 2048;
+    shape |= R.BODY_OBJECT;
+    if (prop(body, magic)) shape |= R.MAGIC;
     var code = number_prop(body, 'code');
-    if (code === -1) shape |= 4096;
-    else if (code === 0) shape |= 8192;
+    if (code === -1) shape |= R.CODE_MINUS_ONE;
+    else if (code === 0) shape |= R.CODE_ZERO;
   }
   return shape;
 }
@@ -408,21 +473,23 @@ export function response_shape(res, magic) {
  * the header has a `Referer` (any letter case).
  */
 export function request_shape(options) {
+  var R = C.REQUEST;
   var k = kind(options);
-  if (k !== 6) return k;
+  if (k !== C.KIND.OBJECT) return k;
   var header = prop(options, 'header');
-  var shape = k | (kind(header) << 3);
+  var shape = k | (kind(header) << R.HEADER_KIND_SHIFT);
   var url = prop(options, 'url');
-  if (typeof url === 'string' && url.length > 0) shape |= 64;
-  if (prop(options, 'login')) shape |= 128;
+  if (typeof url === 'string' && url.length > 0) shape |= R.URL;
+  if (prop(options, 'login')) shape |= R.LOGIN;
   var loginUrl = prop(options, 'loginUrl');
-  if (typeof loginUrl === 'string' && loginUrl.length > 0) shape |= 256;
-  if (typeof prop(options, 'timeout') === 'number') shape |= 512;
+  if (typeof loginUrl === 'string' && loginUrl.length > 0) shape |= R.LOGIN_URL;
+  if (typeof prop(options, 'timeout') === 'number') shape |= R.TIMEOUT;
   if (header !== null && typeof header === 'object') {
     try {
-      for (var h in header) if (h.length === 7 && h.toLowerCase() === 'referer') shape |= 1024;
+      for (var h in header) if (h.length === 7 && h.toLowerCase() === 'referer') shape |= R.REFERER;
     } catch (e) {
-      shape = (shape & ~56) | (7 << 3); // a header whose keys cannot be read is not a header object
+      // A header whose keys cannot be read is not a header object.
+      shape = (shape & ~(R.KIND_MASK << R.HEADER_KIND_SHIFT)) | (C.KIND.OTHER << R.HEADER_KIND_SHIFT);
     }
   }
   return shape;

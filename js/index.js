@@ -14,20 +14,8 @@ var state = host.state;
 /** Where the package sits in a mini-program's code package (bower layout). */
 var DEFAULT_WASM_PATH = '/bower_components/qcloud-weapp-client-sdk/lib/qcloud.wasm.br';
 
-var ERR = {
-  ERR_INVALID_PARAMS: 'ERR_INVALID_PARAMS',
-  ERR_WX_LOGIN_FAILED: 'ERR_WX_LOGIN_FAILED',
-  ERR_WX_GET_USER_INFO: 'ERR_WX_GET_USER_INFO',
-  ERR_LOGIN_TIMEOUT: 'ERR_LOGIN_TIMEOUT',
-  ERR_LOGIN_FAILED: 'ERR_LOGIN_FAILED',
-  ERR_LOGIN_SESSION_NOT_RECEIVED: 'ERR_LOGIN_MISSING_SESSION',
-  ERR_INVALID_SESSION: 'ERR_INVALID_SESSION',
-  ERR_CHECK_LOGIN_FAILED: 'ERR_CHECK_LOGIN_FAILED',
-  /** Network failure of a session request (`fail` gets a RequestError with the wx error as detail). */
-  ERR_REQUEST_FAILED: 'ERR_REQUEST_FAILED',
-  /** The wasm module could not be loaded. */
-  ERR_SDK_LOAD_FAILED: 'ERR_SDK_LOAD_FAILED',
-};
+var C = host.C;
+var ERR = C.ERR;
 
 function defineError(name) {
   function E(type, message, detail) {
@@ -104,11 +92,14 @@ function instantiate(options) {
  * Starts loading now (it starts by itself on the first call). Options, all optional:
  * `wasmPath` (a path in the code package, `.wasm` or `.wasm.br`), `bytes` (a BufferSource,
  * or a Promise of one) / `module` (for browsers), `wx` (the wx API object to use instead
- * of the global one). Call it right after `require`, in the same tick.
+ * of the global one), `clock` (`{now, setTimeout, clearTimeout}` used instead of the
+ * global ones: tests run the SDK on a simulated clock). Call it right after `require`,
+ * in the same tick.
  */
 function init(options) {
   options = options || {};
   if (options.wx) state.wx = options.wx;
+  if (options.clock) state.clock = options.clock;
   if (started) return ready;
   started = true;
   var p;
@@ -126,7 +117,7 @@ function init(options) {
     settle.resolve(api);
     for (var i = 0; i < list.length; i++) runWaiting(list[i]);
   }, function (e) {
-    loadError = new LoginError(ERR.ERR_SDK_LOAD_FAILED, 'SDK 加载失败：' + (e && e.message ? e.message : String(e)), e);
+    loadError = new LoginError(ERR.ERR_SDK_LOAD_FAILED, C.MSG.SDK_LOAD_FAILED + (e && e.message ? e.message : String(e)), e);
     var list = waiting;
     waiting = [];
     settle.reject(loadError);
@@ -164,7 +155,9 @@ function Op(options) {
 
 /**
  * Registers a call and runs `run(exports, op)` now, or once the module is ready. Returns
- * a Promise when the call has no callback (the wx convention), else undefined.
+ * a Promise when the call has no callback (the wx convention), else undefined. A call
+ * made without callbacks and never awaited stays silent on failure, as the original's
+ * did: its Promise is marked handled, while a caller who awaits it still gets the error.
  */
 function call(options, request, run) {
   var op = ++lastOp;
@@ -172,6 +165,7 @@ function call(options, request, run) {
   var promise;
   if (typeof entry.success !== 'function' && typeof entry.fail !== 'function' && typeof entry.complete !== 'function') {
     promise = new Promise(function (resolve, reject) { entry.resolve = resolve; entry.reject = reject; });
+    promise.catch(noop);
   }
   state.ops.set(op, entry);
   if (state.exports) {
@@ -184,10 +178,12 @@ function call(options, request, run) {
   return promise;
 }
 
+function noop() {}
+
 /** Sets the login URL used by `login` and `request({ login: true })`. */
 function setLoginUrl(url) {
   if (typeof url !== 'string' || !url) {
-    throw new LoginError(ERR.ERR_INVALID_PARAMS, '登录地址必须是非空字符串');
+    throw new LoginError(ERR.ERR_INVALID_PARAMS, C.MSG.LOGIN_URL);
   }
   whenReady(function (x) { x.session_set_login_url(url); }, function () {});
 }
@@ -229,135 +225,85 @@ var Session = {
   get: function () { return readySync('Session.get').session_get(); },
   set: function (session) {
     if (!readySync('Session.set').session_set(session)) {
-      throw new LoginError(ERR.ERR_INVALID_PARAMS, '会话必须是包含 skey 的对象');
+      throw new LoginError(ERR.ERR_INVALID_PARAMS, C.MSG.SESSION_VALUE);
     }
   },
   clear: clearSession,
 };
 
 // ------------------------------------------------------------------ tunnel service
-var STATUS = ['CLOSED', 'CONNECTING', 'ACTIVE', 'RECONNECTING'];
-
 /**
  * A WebSocket channel to the tunnel service at `serviceUrl`. Options (all optional):
  * `backoff: 'linear' | 'exponential'`, `backoffCap` (ms), `jitter` (default true),
- * `maxQueue` (packets queued while not connected), `heartbeat` (ms).
+ * `maxQueue` (packets queued while not connected), `heartbeat` (ms), `openTimeout` (ms).
  */
 function Tunnel(serviceUrl, options) {
   if (!(this instanceof Tunnel)) return new Tunnel(serviceUrl, options);
   var me = this;
   var o = {};
-  var k;
-  if (options && typeof options === 'object') for (k in options) o[k] = options[k];
+  if (options && typeof options === 'object') for (var k in options) o[k] = options[k];
   o.maxReconnectTryTimes = Tunnel.MAX_RECONNECT_TRY_TIMES;
   o.reconnectTimeIncrease = Tunnel.RECONNECT_TIME_INCREASE;
   this.serviceUrl = serviceUrl;
-  this._options = o;
   this._tid = 0;
   this._listeners = [];
-  this._pending = [];
-  var create = function (x) {
-    me._tid = x.tunnel_create(serviceUrl, o);
-    // The driver forgets closed tunnels on creation; so do their listener lists.
-    for (var k in state.listeners) if (!x.tunnel_alive(+k)) delete state.listeners[k];
-    state.listeners[me._tid] = me._listeners;
-  };
+  this._pending = null;
   if (state.exports) {
-    this._pending = null;
-    create(state.exports);
-  } else {
-    whenReady(function (x) {
-      var list = me._pending;
-      me._pending = null;
-      try {
-        create(x);
-      } catch (e) {
-        // Another tunnel is open: report it; the calls made meanwhile retry creating
-        // this tunnel when they run (see _run), and fail the same way if it is still open.
-        me._dispatchLocal('error', { code: Tunnel.ERR_CONNECT_SERVICE, message: e.message, detail: e });
-      }
-      for (var i = 0; i < list.length; i++) {
-        try {
-          list[i](x);
-        } catch (e) {
-          if (typeof console !== 'undefined') console.error('qcloud: a deferred tunnel call threw', e);
-        }
-      }
-    }, function (err) {
-      me._dispatchLocal('error', { code: Tunnel.ERR_CONNECT_SERVICE, message: err.message, detail: err });
-    });
+    this._tid = state.exports.tunnel_create(serviceUrl, o, false);
+    host.tunnel_attach(this._tid, this);
+    return;
   }
+  // Made before the module is ready: created then (it can no longer throw), with the
+  // calls made meanwhile run after it in order.
+  this._pending = [];
+  whenReady(function (x) {
+    var list = me._pending;
+    me._pending = null;
+    me._tid = x.tunnel_create(serviceUrl, o, true);
+    host.tunnel_attach(me._tid, me);
+    for (var i = 0; i < list.length; i++) list[i](x);
+  }, function (err) {
+    var list = me._pending;
+    me._pending = null;
+    host.tunnel_attach(0, me);
+    host.tunnel_event(0, 'error', { code: Tunnel.ERR_CONNECT_SERVICE, message: err.message, detail: err });
+    host.tunnel_release(0);
+    for (var i = 0; i < list.length; i++) list[i](null);
+  });
 }
 
-Tunnel.STATUS_CLOSED = 'CLOSED';
-Tunnel.STATUS_CONNECTING = 'CONNECTING';
-Tunnel.STATUS_ACTIVE = 'ACTIVE';
-Tunnel.STATUS_RECONNECTING = 'RECONNECTING';
-Tunnel.ERR_CONNECT_SERVICE = 1001;
-Tunnel.ERR_CONNECT_SOCKET = 1002;
-Tunnel.ERR_RECONNECT = 2001;
-Tunnel.ERR_SOCKET_ERROR = 3001;
-/** `emit` while the send queue is full: the packet was not queued (detail: `{type, content}`). */
-Tunnel.ERR_QUEUE_FULL = 4001;
-/** Packets still queued when the tunnel closed (detail: `[{type, content}, …]`). */
-Tunnel.ERR_UNSENT = 4002;
-/** A listener threw (detail: the exception). */
-Tunnel.ERR_LISTENER = 5001;
-Tunnel.MAX_RECONNECT_TRY_TIMES = 5;
-Tunnel.RECONNECT_TIME_INCREASE = 1000;
+Tunnel.STATUS_CLOSED = C.STATUS[0];
+Tunnel.STATUS_CONNECTING = C.STATUS[1];
+Tunnel.STATUS_ACTIVE = C.STATUS[2];
+Tunnel.STATUS_RECONNECTING = C.STATUS[3];
+/** 1001 the service URL request failed; 1002 the socket could not open; 2001 reconnecting
+ * gave up; 3001 socket error while connecting; 4001 `emit` while the send queue is full
+ * (detail: `{type, content}`); 4002 packets still queued when the tunnel closed (detail:
+ * `[{type, content}, …]`); 5001 a listener threw (detail: the exception). */
+for (var code in C.TUNNEL_ERR) Tunnel[code] = C.TUNNEL_ERR[code];
+Tunnel.MAX_RECONNECT_TRY_TIMES = C.MAX_RECONNECT_TRY_TIMES;
+Tunnel.RECONNECT_TIME_INCREASE = C.RECONNECT_TIME_INCREASE;
 
-/**
- * Runs `fn(exports, tid)` now, or once the module is ready. A tunnel whose creation was
- * refused (another one was open) tries again here; `_revive` reports a new refusal with
- * an `error` event, and `refused` (if given) runs.
- */
-Tunnel.prototype._run = function (fn, refused) {
+/** Runs `fn(exports, tid)` now, or after the tunnel is created (module loading). */
+Tunnel.prototype._run = function (fn) {
   var me = this;
-  var go = function (x) {
-    if (me._tid || me._revive(x)) fn(x, me._tid);
-    else if (refused) refused();
-  };
-  if (this._pending) this._pending.push(go);
-  else go(state.exports);
-};
-
-/**
- * The driver forgets closed tunnels when a new one is created (memory stays flat); a
- * forgotten tunnel used again gets a new id. `false` (and an `error` event) when that
- * is refused because another tunnel is open.
- */
-Tunnel.prototype._revive = function (x) {
-  if (x.tunnel_alive(this._tid)) return true;
-  var tid;
-  try {
-    tid = x.tunnel_create(this.serviceUrl, this._options);
-  } catch (e) {
-    this._dispatchLocal('error', { code: Tunnel.ERR_CONNECT_SERVICE, message: e.message, detail: e });
-    return false;
+  if (this._pending) {
+    this._pending.push(function (x) { if (x) fn(x, me._tid); });
+    return;
   }
-  delete state.listeners[this._tid];
-  this._tid = tid;
-  state.listeners[tid] = this._listeners;
-  return true;
-};
-
-Tunnel.prototype._dispatchLocal = function (name, payload) {
-  host.state.listeners[0] = this._listeners;
-  host.tunnel_event(0, name, payload);
-  delete host.state.listeners[0];
+  if (!this._tid) return; // the module failed to load: reported as error 1001
+  host.tunnel_attach(this._tid, this);
+  fn(state.exports, this._tid);
 };
 
 /** Connects: fetches the socket URL from `serviceUrl` (with the session), then opens the socket. */
 Tunnel.prototype.open = function () {
-  var me = this;
-  this._run(function (x) { if (me._revive(x)) x.tunnel_open(me._tid); });
+  this._run(function (x, tid) { x.tunnel_open(tid); });
 };
 
 /** Adds a listener for an event (`connect`, `close`, `reconnecting`, `reconnect`, `error`, a server message type, or `*`). */
 Tunnel.prototype.on = function (type, listener) {
-  if (typeof listener !== 'function') return this;
-  this._listeners = this._listeners.concat([[String(type), listener]]);
-  if (this._tid) state.listeners[this._tid] = this._listeners;
+  if (typeof listener === 'function') this._listeners = this._listeners.concat([[String(type), listener]]);
   return this;
 };
 
@@ -367,40 +313,18 @@ Tunnel.prototype.off = function (type, listener) {
   this._listeners = this._listeners.filter(function (l) {
     return !(l[0] === type && (listener === undefined || l[1] === listener));
   });
-  if (this._tid) state.listeners[this._tid] = this._listeners;
   return this;
 };
 
 /** Sends a message `{type, content}`; queued while the tunnel is not active. */
 Tunnel.prototype.emit = function (type, content) {
-  if (this._tid) {
-    var r = state.exports.tunnel_emit(this._tid, type, content);
-    if (r !== 0) this._emitFailed(state.exports, r, type, content);
+  if (!this._tid || this._pending) {
+    JSON.stringify({ type: type, content: content }); // throws now for content JSON cannot encode
+    this._run(function (x, tid) { x.tunnel_emit(tid, type, content); });
     return;
   }
-  JSON.stringify({ type: type, content: content }); // throws now for content JSON cannot encode
-  var me = this;
-  this._run(function (x) {
-    var r = x.tunnel_emit(me._tid, type, content);
-    if (r !== 0) me._emitFailed(x, r, type, content);
-  }, function () { me._reportUnsent(type, content); });
-};
-
-/** Reports a packet that no tunnel took (error 4002). */
-Tunnel.prototype._reportUnsent = function (type, content) {
-  this._reportUnsent(type, content);
-};
-
-/** `tunnel_emit` said 1 (content JSON cannot encode) or 2 (a forgotten tunnel). */
-Tunnel.prototype._emitFailed = function (x, r, type, content) {
-  if (r === 1) throw host.json_error();
-  // A closed tunnel forgotten by the driver: revive it and send, or report the packet.
-  if (this._revive(x)) {
-    var again = x.tunnel_emit(this._tid, type, content);
-    if (again === 1) throw host.json_error();
-    return;
-  }
-  this._reportUnsent(type, content);
+  host.tunnel_attach(this._tid, this);
+  if (state.exports.tunnel_emit(this._tid, type, content) === 1) throw host.json_error();
 };
 
 /** Closes the tunnel; packets still queued are reported with an `error` (4002). */
@@ -409,15 +333,15 @@ Tunnel.prototype.close = function () {
 };
 
 Object.defineProperty(Tunnel.prototype, 'status', {
-  get: function () { return STATUS[this._tid ? state.exports.tunnel_status(this._tid) : 0]; },
+  get: function () { return C.STATUS[this._tid && !this._pending ? state.exports.tunnel_status(this._tid) : 0]; },
 });
 Object.defineProperty(Tunnel.prototype, 'socketUrl', {
-  get: function () { return this._tid ? state.exports.tunnel_socket_url(this._tid) : null; },
+  get: function () { return this._tid && !this._pending ? state.exports.tunnel_socket_url(this._tid) : null; },
 });
-Tunnel.prototype.isClosed = function () { return this.status === 'CLOSED'; };
-Tunnel.prototype.isConnecting = function () { return this.status === 'CONNECTING'; };
-Tunnel.prototype.isActive = function () { return this.status === 'ACTIVE'; };
-Tunnel.prototype.isReconnecting = function () { return this.status === 'RECONNECTING'; };
+Tunnel.prototype.isClosed = function () { return this.status === Tunnel.STATUS_CLOSED; };
+Tunnel.prototype.isConnecting = function () { return this.status === Tunnel.STATUS_CONNECTING; };
+Tunnel.prototype.isActive = function () { return this.status === Tunnel.STATUS_ACTIVE; };
+Tunnel.prototype.isReconnecting = function () { return this.status === Tunnel.STATUS_RECONNECTING; };
 
 // ------------------------------------------------------------------ exports
 var api = {

@@ -1,234 +1,90 @@
-//! The driver state shared by the session and tunnel bindings, and the effect pump.
+//! The driver: one [`Client`] per wasm instance, fed by the exports, its outputs
+//! performed as host calls, its one timer re-armed after every input.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 
-use wafer_core::session::{self, SessionService};
-use wafer_core::tunnel::{self, Tunnel};
-use wafer_core::Millis;
+use wafer_core::client::{
+    listener_error_message, Client, Detail, Output, SessionStorage, StoredView, TunnelEvent, TunnelId,
+};
+use wafer_core::session::{Error, StoredSession, SESSION_KEY};
+use wafer_core::tunnel::{Event, Outbound, TunnelError};
+use wafer_core::{frame, Millis};
 use wasm_bindgen::JsValue;
 
-use crate::js;
+use crate::js::{self, Js, Key};
 
-/// Timer slot of the session service; tunnels use their id (≥ 1).
-pub const SESSION_SLOT: u32 = 0;
-/// Op ids the driver allocates itself (tunnel URL requests) start here; the shim's
-/// user ops count up from 1 and never reach it.
-const INTERNAL_OP_BASE: u32 = 0x8000_0000;
-
-/// Who waits for a session request.
-#[derive(Clone, Copy)]
-pub enum Route {
-    /// A user `request()` call: answer through `op_done` / `op_fail`.
-    User,
-    /// The service-URL request of a tunnel's connection attempt.
-    TunnelUrl { tid: u32, attempt: u32 },
-}
-
-/// A session request in flight.
-pub struct Pending {
-    /// The `wx.request` options to send: the tunnel's GET; `None` for a user call,
-    /// whose options the shim keeps with its callbacks.
-    pub options: Option<JsValue>,
-    /// Where the result goes.
-    pub route: Route,
-}
-
-/// One tunnel and its armed timer.
-pub struct TunnelSlot {
-    /// The state machine.
-    pub machine: Tunnel<JsValue, JsValue>,
-    /// `serviceUrl`.
-    pub service_url: String,
-    /// The deadline the host timer is armed for.
-    pub armed: Option<Millis>,
-    /// Outputs that already have a marker in the effect FIFO.
-    pub marked: usize,
-}
-
-/// A small map by id: a few live entries, so a vector beats a hash map in code size.
-pub struct Slots<T>(Vec<(u32, T)>);
-
-impl<T> Default for Slots<T> {
-    fn default() -> Self {
-        Slots(Vec::new())
-    }
-}
-
-impl<T> Slots<T> {
-    /// The entry of `id`.
-    pub fn get(&self, id: &u32) -> Option<&T> {
-        self.0.iter().find(|(k, _)| k == id).map(|(_, v)| v)
-    }
-    /// The entry of `id`, mutably.
-    pub fn get_mut(&mut self, id: &u32) -> Option<&mut T> {
-        self.0.iter_mut().find(|(k, _)| k == id).map(|(_, v)| v)
-    }
-    /// Sets the entry of `id`.
-    pub fn insert(&mut self, id: u32, value: T) {
-        match self.get_mut(&id) {
-            Some(v) => *v = value,
-            None => self.0.push((id, value)),
-        }
-    }
-    /// Takes the entry of `id` out.
-    pub fn remove(&mut self, id: &u32) -> Option<T> {
-        let i = self.0.iter().position(|(k, _)| k == id)?;
-        Some(self.0.swap_remove(i).1)
-    }
-    /// All entries.
-    pub fn values(&self) -> impl Iterator<Item = &T> {
-        self.0.iter().map(|(_, v)| v)
-    }
-    /// All ids.
-    pub fn keys(&self) -> impl Iterator<Item = &u32> {
-        self.0.iter().map(|(k, _)| k)
-    }
-    /// All entries, mutably.
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&u32, &mut T)> {
-        self.0.iter_mut().map(|(k, v)| (&*k, v))
-    }
-    /// Keeps only the entries for which `keep` holds.
-    pub fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
-        self.0.retain(|(_, v)| keep(v));
-    }
-}
-
-/// A place in the order of effects: "perform the next output of this machine". The
-/// outputs stay in the machines' own queues until performed, so the FIFO holds small
-/// markers, not the outputs themselves.
-#[derive(Clone, Copy)]
-pub enum Effect {
-    /// The next output of the session service.
-    Session,
-    /// The next output of tunnel `tid`.
-    Tunnel(u32),
-}
-
-/// An output taken off a machine's queue to be performed.
-enum Output {
-    Session(session::Output<JsValue>),
-    Tunnel(u32, tunnel::Output<JsValue, JsValue>),
-}
+/// The one host timer slot of the client.
+const TIMER_SLOT: u32 = 0;
 
 /// All state of this wasm instance (one per loaded copy of the SDK).
 pub struct Driver {
-    /// The session service.
-    pub session: SessionService<JsValue>,
-    /// The deadline the session timer is armed for.
-    pub session_armed: Option<Millis>,
-    /// Session requests in flight, by op id.
-    pub pending: Slots<Pending>,
-    /// Tunnels by id.
-    pub tunnels: Slots<TunnelSlot>,
-    /// Last tunnel id handed out.
-    pub last_tid: u32,
-    /// Last internal op id handed out.
-    pub last_internal_op: u32,
-    /// Effects not yet performed.
-    pub effects: VecDeque<Effect>,
-    /// Session outputs that already have a marker in `effects`.
-    pub session_marked: usize,
-    /// Effects are being performed: an input made from inside one (a listener calling
-    /// `emit`, a callback calling `request`) only queues its effects, which the running
-    /// loop performs after the current one, so effects keep the order they were made in.
+    /// The session service and the tunnels.
+    pub client: Client<Js>,
+    /// The deadline the host timer is armed for.
+    armed: Option<Millis>,
+    /// Outputs are being performed: an input made from inside one (a listener calling
+    /// `emit`, a callback calling `request`) only queues its outputs, which the running
+    /// loop performs after the current one, so they keep the order they were made in.
     pub pumping: bool,
-    /// Whether the stored session was read from storage.
-    pub restored: bool,
     /// The time of the last input.
     pub last_now: Millis,
-    /// Whether storage holds the session in memory (false after a failed write, storage
-    /// full: then memory is the only copy and storage is not followed).
-    pub session_in_storage: bool,
-}
-
-impl Driver {
-    fn new() -> Self {
-        Driver {
-            session: SessionService::new(),
-            session_armed: None,
-            pending: Slots::default(),
-            tunnels: Slots::default(),
-            last_tid: 0,
-            last_internal_op: INTERNAL_OP_BASE,
-            effects: VecDeque::new(),
-            session_marked: 0,
-            pumping: false,
-            restored: false,
-            last_now: 0,
-            session_in_storage: true,
-        }
-    }
-
-    /// Puts a marker in the effect FIFO for every new session output.
-    pub fn drain_session(&mut self) {
-        let n = self.session.output_len();
-        while self.session_marked < n {
-            self.effects.push_back(Effect::Session);
-            self.session_marked += 1;
-        }
-    }
-
-    /// Puts a marker in the effect FIFO for every new output of tunnel `tid`.
-    pub fn drain_tunnel(&mut self, tid: u32) {
-        if let Some(slot) = self.tunnels.get_mut(&tid) {
-            let n = slot.machine.output_len();
-            while slot.marked < n {
-                self.effects.push_back(Effect::Tunnel(tid));
-                slot.marked += 1;
-            }
-        }
-    }
-
-    /// Takes the output the next marker stands for (`None` when the FIFO is empty;
-    /// `Some(None)` for a marker of a tunnel forgotten since).
-    fn next_output(&mut self) -> Option<Option<Output>> {
-        Some(match self.effects.pop_front()? {
-            Effect::Session => {
-                self.session_marked = self.session_marked.saturating_sub(1);
-                self.session.poll_output().map(Output::Session)
-            }
-            Effect::Tunnel(tid) => self.tunnels.get_mut(&tid).and_then(|slot| {
-                slot.marked = slot.marked.saturating_sub(1);
-                slot.machine.poll_output().map(|out| Output::Tunnel(tid, out))
-            }),
-        })
-    }
-
-    /// A fresh internal op id.
-    pub fn internal_op(&mut self) -> u32 {
-        self.last_internal_op = self.last_internal_op.wrapping_add(1).max(INTERNAL_OP_BASE + 1);
-        self.last_internal_op
-    }
-
-    /// Re-arms the host timers whose deadline changed.
-    fn rearm(&mut self, now: Millis) -> Vec<(u32, f64)> {
-        let mut changes = Vec::new();
-        let next = self.session.poll_timeout();
-        if next != self.session_armed {
-            self.session_armed = next;
-            changes.push((SESSION_SLOT, delay(next, now)));
-        }
-        for (tid, slot) in self.tunnels.iter_mut() {
-            let next = slot.machine.poll_timeout();
-            if next != slot.armed {
-                slot.armed = next;
-                changes.push((*tid, delay(next, now)));
-            }
-        }
-        changes
-    }
-}
-
-fn delay(deadline: Option<Millis>, now: Millis) -> f64 {
-    match deadline {
-        Some(at) => at.saturating_sub(now) as f64,
-        None => -1.0,
-    }
 }
 
 thread_local! {
-    static DRIVER: RefCell<Driver> = RefCell::new(Driver::new());
+    static DRIVER: RefCell<Driver> =
+        RefCell::new(Driver { client: Client::new(), armed: None, pumping: false, last_now: 0 });
+}
+
+/// Session storage through `wx.*StorageSync`.
+pub struct WxStorage;
+
+impl SessionStorage<Js> for WxStorage {
+    fn read(&mut self, current: Option<&StoredSession<Js>>) -> StoredView<Js> {
+        let skey = current.map_or(JsValue::UNDEFINED, |s| skey_value(&s.skey));
+        match js::SESSION_STORAGE_KEY.with(|k| js::stored_session_is(k, &skey)) {
+            0 => StoredView::Empty,
+            1 => StoredView::Same,
+            _ => StoredView::Other(Js(js::storage_get(SESSION_KEY))),
+        }
+    }
+
+    fn write(&mut self, session: &StoredSession<Js>) -> bool {
+        js::storage_set(SESSION_KEY, &stored_value(session))
+    }
+
+    fn remove(&mut self) {
+        js::storage_remove(SESSION_KEY);
+    }
+}
+
+/// The skey as a JS string, made again only when the session changes.
+fn skey_value(skey: &str) -> JsValue {
+    thread_local! {
+        static CACHE: RefCell<Option<(String, JsValue)>> = const { RefCell::new(None) };
+    }
+    CACHE.with(|c| {
+        let Ok(mut c) = c.try_borrow_mut() else { return JsValue::from_str(skey) };
+        if !matches!(c.as_ref(), Some((k, _)) if k == skey) {
+            *c = Some((skey.to_owned(), JsValue::from_str(skey)));
+        }
+        c.as_ref().map_or(JsValue::UNDEFINED, |(_, v)| v.clone())
+    })
+}
+
+/// The JS object stored for a session (the value it was read from, when there is one).
+pub fn stored_value(s: &StoredSession<Js>) -> JsValue {
+    if let Some(v) = &s.stored {
+        return v.0.clone();
+    }
+    let obj = js::object();
+    if let Some(id) = &s.id {
+        js::set(&obj, Key::id, &JsValue::from_str(id));
+    }
+    js::set(&obj, Key::skey, &JsValue::from_str(&s.skey));
+    if let Some(u) = &s.user_info {
+        js::set(&obj, Key::userInfo, &u.0);
+    }
+    obj
 }
 
 /// The host clock in milliseconds.
@@ -242,83 +98,192 @@ pub fn now() -> Millis {
 }
 
 /// Runs `f` on the driver state. `None` only if called while the state is borrowed,
-/// which the pump design rules out (no JS runs inside `f`).
+/// which the pump design rules out (no JS runs inside `f` but wx storage calls).
 pub fn with<R>(f: impl FnOnce(&mut Driver) -> R) -> Option<R> {
     DRIVER.with(|d| d.try_borrow_mut().ok().map(|mut d| f(&mut d)))
 }
 
-/// Feeds one input (inside `f`), then performs every effect and re-arms the timers.
-pub fn input<R>(f: impl FnOnce(&mut Driver, Millis) -> R) -> Option<R> {
+/// Feeds one input to the client (inside `f`), then performs every output and re-arms
+/// the timer.
+pub fn input<R>(f: impl FnOnce(&mut Client<Js>, Millis, &mut WxStorage) -> R) -> Option<R> {
     let now = now();
     let r = with(|d| {
         d.last_now = now;
-        if !d.restored {
-            d.restored = true;
-            crate::session::restore(d);
-        }
-        f(d, now)
+        f(&mut d.client, now, &mut WxStorage)
     })?;
-    perform_effects();
+    perform_outputs();
     rearm(now);
     Some(r)
 }
 
-/// Feeds one input to the session service.
-pub fn session_input(f: impl FnOnce(&mut SessionService<JsValue>, Millis)) {
-    input(|d, now| {
-        f(&mut d.session, now);
-        d.drain_session();
-    });
-}
-
-/// Feeds one input to tunnel `tid` (nothing when the id is unknown).
-pub fn tunnel_input(tid: u32, f: impl FnOnce(&mut Tunnel<JsValue, JsValue>, Millis)) {
-    input(|d, now| {
-        if let Some(t) = d.tunnels.get_mut(&tid) {
-            f(&mut t.machine, now);
-        }
-        d.drain_tunnel(tid);
-    });
-}
-
-/// Performs queued effects until none is left; inside an effect, does nothing (the
-/// running loop will get to them).
-pub fn perform_effects() {
-    let starts = with(|d| !std::mem::replace(&mut d.pumping, true));
-    if starts != Some(true) {
+/// Performs outputs until none is left; inside an output, does nothing (the running loop
+/// gets to them).
+pub fn perform_outputs() {
+    if with(|d| !std::mem::replace(&mut d.pumping, true)) != Some(true) {
         return;
     }
-    while let Some(next) = with(|d| d.next_output()).flatten() {
-        match next {
-            Some(Output::Session(out)) => crate::session::perform(out),
-            Some(Output::Tunnel(tid, out)) => crate::tunnel::perform(tid, out),
-            None => {}
-        }
+    while let Some(out) = with(|d| d.client.poll_output()).flatten() {
+        perform(out);
     }
     with(|d| d.pumping = false);
 }
 
-/// Re-arms the host timers whose deadline moved (delays relative to `now`).
+/// Re-arms the host timer when the client's deadline moved.
 fn rearm(now: Millis) {
-    if let Some(changes) = with(|d| d.rearm(now)) {
-        for (slot, delay) in changes {
-            js::set_timer(slot, delay);
+    let changed = with(|d| {
+        let next = d.client.poll_timeout();
+        (next != d.armed).then(|| {
+            d.armed = next;
+            next
+        })
+    });
+    if let Some(Some(next)) = changed {
+        let delay = next.map_or(-1.0, |at| at.saturating_sub(now) as f64);
+        js::set_timer(TIMER_SLOT, delay);
+    }
+}
+
+/// The timer armed by the driver fired.
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn on_timer(slot: u32) {
+    let _ = slot;
+    with(|d| d.armed = None);
+    input(|c, now, s| c.handle_timeout(now, s));
+}
+
+fn header_object(pairs: &[(&'static str, String)]) -> JsValue {
+    let obj = js::object();
+    for (name, value) in pairs {
+        if let Some(k) = js::header_key(name) {
+            js::set(&obj, k, &JsValue::from_str(value));
+        }
+    }
+    obj
+}
+
+/// Runs `f` with the session headers as a JS object, reused while the session stays the
+/// same (the host copies it into each request and never modifies it).
+fn with_session_headers(pairs: Vec<(&'static str, String)>, f: impl FnOnce(&JsValue)) {
+    thread_local! {
+        static CACHE: RefCell<Option<(Vec<(&'static str, String)>, JsValue)>> = const { RefCell::new(None) };
+    }
+    CACHE.with(|c| {
+        // Busy only when a request is made from inside a request's callback: build afresh.
+        let Ok(mut c) = c.try_borrow_mut() else { return f(&header_object(&pairs)) };
+        if !matches!(c.as_ref(), Some((cached, _)) if *cached == pairs) {
+            let obj = header_object(&pairs);
+            *c = Some((pairs, obj));
+        }
+        if let Some((_, obj)) = c.as_ref() {
+            f(obj);
+        }
+    })
+}
+
+/// `op_fail` for a call's error.
+pub fn fail(op: u32, request: bool, e: &Error<Js>) {
+    let detail = e.detail.as_ref().map_or(JsValue::UNDEFINED, |d| d.0.clone());
+    js::op_fail(op, request, e.kind.type_str(), &e.message, &detail);
+}
+
+/// A `LoginError` / `RequestError` shaped value for a tunnel error's detail.
+fn error_value(e: &Error<Js>) -> JsValue {
+    let err: JsValue = js_sys::Error::new(&e.message).into();
+    js::set(&err, Key::r#type, &JsValue::from_str(e.kind.type_str()));
+    if let Some(d) = &e.detail {
+        js::set(&err, Key::detail, &d.0);
+    }
+    err
+}
+
+/// `{code, message, detail}` of an `error` event.
+fn error_payload(code: u32, message: &str, detail: &JsValue) -> JsValue {
+    let obj = js::object();
+    js::set(&obj, Key::code, &JsValue::from(code));
+    js::set(&obj, Key::message, &JsValue::from_str(message));
+    js::set(&obj, Key::detail, detail);
+    obj
+}
+
+/// `{type, content}` of an encoded packet, for error details.
+fn packet_detail(frame_text: &JsValue) -> JsValue {
+    js::parse_after(frame_text, frame::MESSAGE_PREFIX.len() as u32).unwrap_or_else(|| frame_text.clone())
+}
+
+fn emit_event(tid: u32, name: &str, payload: JsValue) {
+    js::tunnel_event(tid, JsValue::from_str(name), payload);
+}
+
+fn dispatch(tunnel: TunnelId, event: TunnelEvent<Js>) {
+    let tid = tunnel.0;
+    match event {
+        Event::Connect => emit_event(tid, "connect", JsValue::UNDEFINED),
+        Event::Reconnecting => emit_event(tid, "reconnecting", JsValue::UNDEFINED),
+        Event::Reconnect => emit_event(tid, "reconnect", JsValue::UNDEFINED),
+        Event::Close => emit_event(tid, "close", JsValue::UNDEFINED),
+        Event::Error { error, detail } => {
+            let detail = match detail {
+                Some(Detail::Host(v)) => v.0,
+                Some(Detail::Session(e)) => error_value(&e),
+                None => JsValue::NULL,
+            };
+            emit_event(tid, "error", error_payload(error.code(), error.message(), &detail));
+        }
+        Event::Overflow(p) => {
+            let e = TunnelError::QueueFull;
+            emit_event(tid, "error", error_payload(e.code(), e.message(), &packet_detail(&p.0)));
+        }
+        Event::Unsent(packets) => {
+            let list = js_sys::Array::new();
+            for p in &packets {
+                list.push(&packet_detail(&p.0));
+            }
+            let e = TunnelError::Unsent;
+            emit_event(tid, "error", error_payload(e.code(), e.message(), &list.into()));
         }
     }
 }
 
-/// A timer armed by the driver fired.
-#[wasm_bindgen::prelude::wasm_bindgen]
-pub fn on_timer(slot: u32) {
-    input(|d, now| {
-        if slot == SESSION_SLOT {
-            d.session_armed = None;
-            d.session.handle_timeout(now);
-            d.drain_session();
-        } else if let Some(t) = d.tunnels.get_mut(&slot) {
-            t.armed = None;
-            t.machine.handle_timeout(now);
-            d.drain_tunnel(slot);
+/// Performs one output of the client.
+fn perform(out: Output<Js>) {
+    match out {
+        Output::CheckSession { flow } => js::wx_check_session(flow.0),
+        Output::WxLogin { flow } => js::wx_login(flow.0),
+        Output::GetUserInfo { flow } => js::wx_get_user_info(flow.0),
+        Output::LoginRequest { flow, url, method, headers, data } => {
+            let data = data.map_or(JsValue::UNDEFINED, |d| d.0);
+            js::wx_request_login(flow.0, &url, &method, &header_object(&headers), &data);
         }
-    });
+        Output::LoginDone { op, result } => match result {
+            Ok(user_info) => js::op_done(op.0, user_info.map_or(JsValue::UNDEFINED, |u| u.0)),
+            Err(e) => fail(op.0, false, &e),
+        },
+        Output::Send { op, attempt, headers } => {
+            with_session_headers(headers, |h| js::wx_request(op.0, attempt, &JsValue::UNDEFINED, h));
+        }
+        Output::SendTunnelUrl { op, attempt, url, headers } => {
+            let options = js::object();
+            js::set(&options, Key::url, &JsValue::from_str(&url));
+            Key::get.with(|get| js::set(&options, Key::method, get));
+            with_session_headers(headers, |h| js::wx_request(op.0, attempt, &options, h));
+        }
+        Output::RequestDone { op, result, request_error } => match result {
+            Ok(res) => js::op_done(op.0, res.0),
+            Err(e) => fail(op.0, request_error, &e),
+        },
+        Output::Connect { tunnel, conn, url } => js::socket_connect(tunnel.0, conn.0, &url),
+        Output::SendFrame { tunnel, conn, frame: f } => match f {
+            Outbound::Ping => js::socket_send_control(tunnel.0, conn.0, JsValue::from_str(frame::PING)),
+            Outbound::Close => js::socket_send_control(tunnel.0, conn.0, JsValue::from_str(frame::CLOSE)),
+            Outbound::Packet(p) => js::socket_send(tunnel.0, conn.0, p.0),
+        },
+        Output::CloseSocket { tunnel, conn } => js::socket_close(tunnel.0, conn.0),
+        Output::Event { tunnel, event } => dispatch(tunnel, event),
+        Output::ListenerError { tunnel, name, detail } => {
+            let e = TunnelError::ListenerThrew;
+            emit_event(tunnel.0, "error", error_payload(e.code(), &listener_error_message(&name), &detail.0));
+        }
+        Output::Release { tunnel } => js::tunnel_release(tunnel.0),
+        Output::WatchNetwork => js::watch_network(),
+    }
 }

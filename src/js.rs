@@ -40,8 +40,12 @@ extern "C" {
     pub fn socket_send_control(tid: u32, conn: u32, data: JsValue);
     /// `SocketTask.close` and forget the task.
     pub fn socket_close(tid: u32, conn: u32);
-    /// Calls the tunnel's listeners of `name` and `*` (the host takes both values).
+    /// Calls the tunnel's listeners of `name` and `*` (the host takes both values); a
+    /// listener that throws is reported with `on_listener_error(tid, name, exception)`.
     pub fn tunnel_event(tid: u32, name: JsValue, payload: JsValue);
+    /// The host may drop its reference to the listeners of tunnel `tid` (re-attached when
+    /// the page uses the handle again).
+    pub fn tunnel_release(tid: u32);
     /// Dispatches a parsed server message's `content` under `name`.
     pub fn tunnel_message(tid: u32, name: JsValue, message: JsValue);
     /// `obj[key]` when it is a string.
@@ -80,6 +84,9 @@ extern "C" {
     pub fn host_state() -> JsValue;
 }
 
+// rustfmt would drop the initializers of the static strings (not Rust syntax outside
+// the wasm_bindgen macro).
+#[rustfmt::skip]
 #[wasm_bindgen]
 extern "C" {
     /// `Number(value)`.
@@ -98,7 +105,8 @@ extern "C" {
     pub static MESSAGE_PREFIX: js_sys::JsString = "message:";
 }
 
-/// Declares the property names the driver reads and writes, each a JS string made once.
+/// Declares property names, each a JS string made once (no Rust string crosses the
+/// boundary for it): the core's [`Field`]s plus the names of objects the driver builds.
 macro_rules! keys {
     ($($name:ident = $text:tt),* $(,)?) => {
         #[allow(non_upper_case_globals)]
@@ -112,7 +120,7 @@ macro_rules! keys {
                 )*
             }
         }
-        /// A property name the driver uses (no Rust string crosses the boundary for it).
+        /// A property name the driver uses.
         #[derive(Clone, Copy, Debug)]
         #[allow(non_camel_case_types)]
         pub enum Key { $($name),* }
@@ -132,11 +140,49 @@ keys! {
     id = "id", iv = "iv", jitter = "jitter", loginUrl = "loginUrl",
     magic = "F2C224D4-2BCE-4C64-AF9F-A6D872000D1A", maxQueue = "maxQueue",
     maxReconnectTryTimes = "maxReconnectTryTimes", message = "message", method = "method",
-    reconnectTimeIncrease = "reconnectTimeIncrease", seed = "seed", session = "session",
-    skey = "skey", statusCode = "statusCode", timeout = "timeout", r#type = "type", url = "url",
-    userInfo = "userInfo", userinfo = "userinfo",
+    openTimeout = "openTimeout", reconnectTimeIncrease = "reconnectTimeIncrease", seed = "seed",
+    session = "session", skey = "skey", statusCode = "statusCode", timeout = "timeout",
+    r#type = "type", url = "url", userInfo = "userInfo", userinfo = "userinfo",
     hCode = "X-WX-Code", hEncryptedData = "X-WX-Encrypted-Data", hIv = "X-WX-IV",
-    hId = "X-WX-Id", hSkey = "X-WX-Skey",
+    hId = "X-WX-Id", hSkey = "X-WX-Skey", get = "GET",
+}
+
+use wafer_core::value::{Field, HostValue, ResponseSummary};
+
+/// The key of a core field.
+fn field_key(f: Field) -> Key {
+    match f {
+        Field::backoff => Key::backoff,
+        Field::backoffCap => Key::backoffCap,
+        Field::code => Key::code,
+        Field::codeOnly => Key::codeOnly,
+        Field::connectUrl => Key::connectUrl,
+        Field::data => Key::data,
+        Field::detail => Key::detail,
+        Field::encryptedData => Key::encryptedData,
+        Field::error => Key::error,
+        Field::heartbeat => Key::heartbeat,
+        Field::id => Key::id,
+        Field::iv => Key::iv,
+        Field::jitter => Key::jitter,
+        Field::loginUrl => Key::loginUrl,
+        Field::magic => Key::magic,
+        Field::maxQueue => Key::maxQueue,
+        Field::maxReconnectTryTimes => Key::maxReconnectTryTimes,
+        Field::message => Key::message,
+        Field::method => Key::method,
+        Field::openTimeout => Key::openTimeout,
+        Field::reconnectTimeIncrease => Key::reconnectTimeIncrease,
+        Field::seed => Key::seed,
+        Field::session => Key::session,
+        Field::skey => Key::skey,
+        Field::statusCode => Key::statusCode,
+        Field::timeout => Key::timeout,
+        Field::r#type => Key::r#type,
+        Field::url => Key::url,
+        Field::userInfo => Key::userInfo,
+        Field::userinfo => Key::userinfo,
+    }
 }
 
 /// The key of a protocol header name.
@@ -152,38 +198,6 @@ pub fn header_key(name: &str) -> Option<Key> {
     })
 }
 
-/// `obj[key]`; `undefined` when `obj` is not an object or the getter throws.
-pub fn get(obj: &JsValue, key: Key) -> JsValue {
-    key.with(|k| prop(obj, k))
-}
-
-/// `obj[key]` as a Rust string, when it is a string (copied only then).
-pub fn get_string(obj: &JsValue, key: Key) -> Option<String> {
-    key.with(|k| prop_string(obj, k))?.as_string()
-}
-
-/// `obj[key]` as a finite number: a number, or a short string holding one (Android once
-/// sent `statusCode: "200"`).
-pub fn get_number(obj: &JsValue, key: Key) -> Option<f64> {
-    let n = key.with(|k| number_prop(obj, k));
-    n.is_finite().then_some(n)
-}
-
-/// Whether `obj[key]` is truthy.
-pub fn get_truthy(obj: &JsValue, key: Key) -> bool {
-    key.with(|k| truthy_prop(obj, k))
-}
-
-/// Value kinds as the host's `kind()` numbers them (in `request_shape`).
-pub mod kinds {
-    /// `undefined`.
-    pub const UNDEFINED: u32 = 0;
-    /// `null`.
-    pub const NULL: u32 = 1;
-    /// Any other object, or a function.
-    pub const OBJECT: u32 = 6;
-}
-
 /// `obj[key] = value` on an object of the driver's own.
 pub fn set(obj: &JsValue, key: Key, value: &JsValue) {
     key.with(|k| put(obj, k, value));
@@ -194,7 +208,52 @@ pub fn object() -> JsValue {
     js_sys::Object::new().into()
 }
 
-/// Whether `v` is truthy in the JS sense.
-pub fn truthy(v: &JsValue) -> bool {
-    v.is_truthy()
+/// A JS value as the core reads it.
+#[derive(Clone, Debug)]
+pub struct Js(pub JsValue);
+
+impl HostValue for Js {
+    fn undefined() -> Self {
+        Js(JsValue::UNDEFINED)
+    }
+    fn from_string(s: &str) -> Self {
+        Js(JsValue::from_str(s))
+    }
+    fn get(&self, field: Field) -> Self {
+        Js(field_key(field).with(|k| prop(&self.0, k)))
+    }
+    fn as_string(&self) -> Option<String> {
+        self.0.as_string()
+    }
+    fn as_number(&self) -> Option<f64> {
+        let n = if let Some(n) = self.0.as_f64() {
+            n
+        } else if self.0.as_string().is_some_and(|s| s.len() <= 32 && !s.trim().is_empty()) {
+            js_number(&self.0)
+        } else {
+            return None;
+        };
+        n.is_finite().then_some(n)
+    }
+    fn as_bool(&self) -> Option<bool> {
+        self.0.as_bool()
+    }
+    fn is_truthy(&self) -> bool {
+        self.0.is_truthy()
+    }
+    fn is_object(&self) -> bool {
+        self.0.is_object()
+    }
+    fn is_undefined(&self) -> bool {
+        self.0.is_undefined()
+    }
+    fn response_body(&self) -> Self {
+        Js(response_body(&self.0))
+    }
+    fn response_summary(&self) -> ResponseSummary {
+        ResponseSummary::from_bits(Key::magic.with(|m| response_shape(&self.0, m)))
+    }
+    fn request_shape(&self) -> u32 {
+        request_shape(&self.0)
+    }
 }

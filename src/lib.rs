@@ -4,26 +4,24 @@
 //! driver that runs it inside a JS runtime:
 //!
 //! ```text
-//! JS shim (js/) ──exports──> driver: feed the input to the core with `now()`,
-//!                              move the core's outputs to one FIFO of effects,
-//!                              release the state, perform the effects (host calls),
-//!                              re-arm the timers of the machines that moved.
+//! JS shim (js/) ──exports──> driver: feed the input to the core's `Client` with `now()`,
+//!                              release the state, perform its outputs in order (host
+//!                              calls), re-arm the one timer.
 //! ```
 //!
-//! Effects may call back into the driver synchronously (a fake `wx` answering at once,
+//! Outputs may call back into the driver synchronously (a fake `wx` answering at once,
 //! a listener calling `emit`): the state is never borrowed while JS runs, and every
-//! export drains the shared FIFO, so effects always run in the order they were made.
+//! export drains the client's output queue, so outputs always run in the order they
+//! were made.
 
 pub use wafer_core as core;
 
 #[cfg(target_arch = "wasm32")]
 mod driver;
 #[cfg(target_arch = "wasm32")]
+mod exports;
+#[cfg(target_arch = "wasm32")]
 mod js;
-#[cfg(target_arch = "wasm32")]
-mod session;
-#[cfg(target_arch = "wasm32")]
-mod tunnel;
 
 /// The exported bindings as Rust functions, for the wasm-bindgen tests (`tests/web.rs`),
 /// which run them in a browser and in Node without the package's loader.
@@ -31,13 +29,11 @@ mod tunnel;
 #[doc(hidden)]
 pub mod bindings {
     pub use crate::driver::on_timer;
-    pub use crate::session::{
-        on_check_session, on_login_response, on_request_response, on_user_info, on_wx_login, session_clear,
-        session_get, session_header, session_login, session_request, session_set, session_set_login_url,
-    };
-    pub use crate::tunnel::{
-        on_network, on_send_failed, on_socket_close, on_socket_error, on_socket_message, on_socket_open,
-        tunnel_close, tunnel_create, tunnel_emit, tunnel_open, tunnel_socket_url, tunnel_status,
+    pub use crate::exports::{
+        on_check_session, on_listener_error, on_login_response, on_network, on_request_response, on_send_failed,
+        on_socket_close, on_socket_error, on_socket_message, on_socket_open, on_user_info, on_wx_login, session_clear,
+        session_get, session_header, session_login, session_request, session_set, session_set_login_url, tunnel_close,
+        tunnel_create, tunnel_emit, tunnel_open, tunnel_socket_url, tunnel_status,
     };
     use wasm_bindgen::JsValue;
 

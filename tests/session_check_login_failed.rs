@@ -13,7 +13,10 @@ fn other_magic_error_fails_with_the_server_text() {
     let text = "鉴权服务器检查登录态发生错误(ERR_SKEY_INVALID)：skey 不合法";
     assert_eq!(
         outs,
-        vec![Output::RemoveSession, request_err(1, err(ErrorKind::CheckLoginFailed, text, Some("magic:ERR_SKEY_INVALID")))]
+        vec![
+            Output::RemoveSession,
+            request_err(1, err(ErrorKind::CheckLoginFailed, text, Some("magic:ERR_SKEY_INVALID")))
+        ]
     );
     assert_eq!(h.svc.session(), None);
 }
@@ -25,5 +28,9 @@ fn missing_error_and_message_use_the_original_fallbacks() {
     let resp = RequestResponse { magic: true, ..ok_response("bare magic") };
     let outs = h.request_response(1, 0, Ok(resp));
     let text = "鉴权服务器检查登录态发生错误(OTHER)：未知错误";
-    assert_eq!(outs, vec![request_err(1, err(ErrorKind::CheckLoginFailed, text, Some("bare magic")))], "no session, no RemoveSession");
+    assert_eq!(
+        outs,
+        vec![request_err(1, err(ErrorKind::CheckLoginFailed, text, Some("bare magic")))],
+        "no session, no RemoveSession"
+    );
 }

@@ -21,10 +21,7 @@ fn logins_joining_the_check_share_it() {
     let mut h = Harness::with_session(v1_session("sid", "skey", "user:bob"));
     assert_eq!(h.login(1, opts()), vec![Output::CheckSession { flow: FlowId(0) }]);
     assert_eq!(h.login(2, opts()), vec![], "joins the running check");
-    assert_eq!(
-        h.check_session(0, true),
-        vec![login_ok(1, Some("user:bob")), login_ok(2, Some("user:bob"))]
-    );
+    assert_eq!(h.check_session(0, true), vec![login_ok(1, Some("user:bob")), login_ok(2, Some("user:bob"))]);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 mod common;
 
 use common::session_harness::*;
-use wafer_core::session::{ErrorKind, Output, OpId};
+use wafer_core::session::{ErrorKind, OpId, Output};
 
 #[test]
 fn duplicate_pending_op_is_refused() {

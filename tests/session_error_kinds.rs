@@ -27,7 +27,7 @@ fn protocol_kinds_keys_and_types() {
 
 #[test]
 fn request_failed_is_an_extension() {
-    assert_eq!(ErrorKind::EXTENSIONS, [ErrorKind::RequestFailed]);
+    assert_eq!(ErrorKind::EXTENSIONS, [ErrorKind::RequestFailed, ErrorKind::SdkLoadFailed]);
     assert!(!ErrorKind::ALL.contains(&ErrorKind::RequestFailed));
     assert_eq!(ErrorKind::RequestFailed.key(), "ERR_REQUEST_FAILED");
     assert_eq!(ErrorKind::RequestFailed.type_str(), "ERR_REQUEST_FAILED");

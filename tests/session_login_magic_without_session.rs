@@ -46,6 +46,9 @@ fn session_with_id_but_no_skey_is_missing_too() {
     h.user_info_ok(0);
     let body = LoginResponse { session_id: Some("sid".to_owned()), ..magic_error(Some("E"), Some("m")) };
     let outs = h.login_response(0, Ok(body));
-    assert_eq!(outs, vec![login_err(1, err(ErrorKind::LoginMissingSession, "登录失败(E)：m", Some("raw-magic-error")))]);
+    assert_eq!(
+        outs,
+        vec![login_err(1, err(ErrorKind::LoginMissingSession, "登录失败(E)：m", Some("raw-magic-error")))]
+    );
     assert_eq!(h.svc.session(), None);
 }

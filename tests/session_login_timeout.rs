@@ -32,7 +32,10 @@ fn each_waiter_has_its_own_deadline() {
     assert_eq!(h.now, 7_000);
     assert_eq!(h.svc.poll_timeout(), Some(10_000));
     // The flow still runs for the others.
-    assert_eq!(h.wx_login(0, Ok("c")), vec![wafer_core::session::Output::GetUserInfo { flow: wafer_core::session::FlowId(0) }]);
+    assert_eq!(
+        h.wx_login(0, Ok("c")),
+        vec![wafer_core::session::Output::GetUserInfo { flow: wafer_core::session::FlowId(0) }]
+    );
     assert_eq!(h.advance(3_000), vec![login_err(1, timeout()), request_err(3, timeout())]);
     assert_eq!(h.svc.poll_timeout(), None);
 }

@@ -188,7 +188,12 @@ impl World {
                 match self.rng.below(3) {
                     0 => self.h.svc.clear_session(),
                     1 => self.h.svc.set_session(v1_session("set", "set-skey", "u")),
-                    _ => self.h.svc.set_session(StoredSession { id: None, skey: "v2".to_owned(), user_info: None, stored: None }),
+                    _ => self.h.svc.set_session(StoredSession {
+                        id: None,
+                        skey: "v2".to_owned(),
+                        user_info: None,
+                        stored: None,
+                    }),
                 }
                 let outs = self.h.drain();
                 assert_eq!(outs, vec![], "session setters have no output");

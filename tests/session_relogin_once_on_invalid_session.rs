@@ -13,7 +13,10 @@ fn invalid_session_relogs_and_retries_once() {
     assert_eq!(h.svc.session(), None);
 
     let outs = h.finish_v1_login(0, "c", "new", "new-skey");
-    assert_eq!(outs, vec![Output::StoreSession(v1_session("new", "new-skey", USER)), send(1, 1, v1_headers("new", "new-skey"))]);
+    assert_eq!(
+        outs,
+        vec![Output::StoreSession(v1_session("new", "new-skey", USER)), send(1, 1, v1_headers("new", "new-skey"))]
+    );
     assert_eq!(h.request_response(1, 0, Ok(ok_response("dup of attempt 0"))), vec![], "old attempt is stale");
     assert_eq!(h.request_response(1, 1, Ok(ok_response("body"))), vec![request_ok(1, "body")]);
 }

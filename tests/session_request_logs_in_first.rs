@@ -10,7 +10,10 @@ fn login_then_send() {
     let mut h = Harness::new();
     assert_eq!(h.request(1, true), vec![wx_login(0)]);
     let outs = h.finish_v1_login(0, "c", "sid", "skey");
-    assert_eq!(outs, vec![Output::StoreSession(v1_session("sid", "skey", USER)), send(1, 0, v1_headers("sid", "skey"))]);
+    assert_eq!(
+        outs,
+        vec![Output::StoreSession(v1_session("sid", "skey", USER)), send(1, 0, v1_headers("sid", "skey"))]
+    );
     assert_eq!(h.request_response(1, 0, Ok(ok_response("body"))), vec![request_ok(1, "body")]);
 }
 

@@ -15,7 +15,12 @@ fn v1_session_headers() {
 #[test]
 fn v2_session_sends_skey_only() {
     let mut h = Harness::new();
-    h.svc.set_session(StoredSession { id: None, skey: "k".to_owned(), user_info: None, stored: Some("data".to_owned()) });
+    h.svc.set_session(StoredSession {
+        id: None,
+        skey: "k".to_owned(),
+        user_info: None,
+        stored: Some("data".to_owned()),
+    });
     assert_eq!(h.drain(), vec![], "set_session has no output");
     assert_eq!(h.request(1, false), vec![send(1, 0, vec![("X-WX-Skey", "k".to_owned())])]);
 }

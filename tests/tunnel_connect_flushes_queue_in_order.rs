@@ -21,10 +21,7 @@ fn queued_packets_flush_in_order_before_connect() {
     assert_eq!(h.status(), TunnelStatus::Connecting);
 
     h.socket_open(conn);
-    assert_eq!(
-        h.take(),
-        vec![send(conn, "a"), send(conn, "b"), send(conn, "c"), event(Event::Connect)]
-    );
+    assert_eq!(h.take(), vec![send(conn, "a"), send(conn, "b"), send(conn, "c"), event(Event::Connect)]);
     assert_eq!(h.tunnel.queued(), 0);
     assert_eq!(h.status(), TunnelStatus::Active);
 

@@ -40,12 +40,7 @@ fn delays_stay_in_half_to_full_range() {
     for seed in [0, 1, 42, u64::MAX] {
         for (i, d) in jittered(seed).into_iter().enumerate() {
             let full = full(i as u32 + 1);
-            assert!(
-                full / 2 <= d && d <= full,
-                "seed {seed}, try {}: {d} not in [{}, {full}]",
-                i + 1,
-                full / 2
-            );
+            assert!(full / 2 <= d && d <= full, "seed {seed}, try {}: {d} not in [{}, {full}]", i + 1, full / 2);
         }
     }
 }

@@ -40,13 +40,6 @@ fn queued_packets_are_reported_after_the_error() {
     let conn = h.answer_url();
     h.emit("b");
     h.socket_error(conn, "boom");
-    assert_eq!(
-        h.take(),
-        vec![
-            close_socket(conn),
-            error(TunnelError::SocketError, Some("boom")),
-            unsent(&["a", "b"]),
-        ]
-    );
+    assert_eq!(h.take(), vec![close_socket(conn), error(TunnelError::SocketError, Some("boom")), unsent(&["a", "b"]),]);
     assert_eq!(h.tunnel.queued(), 0);
 }

@@ -22,10 +22,7 @@ fn nothing_follows_giving_up() {
     h.advance(2000);
     let a2 = h.expect_request_url();
     h.url_err(a2, "504");
-    assert_eq!(
-        h.take(),
-        vec![unsent(&["queued"]), event(Event::Close), error(TunnelError::Reconnect, Some("504")),]
-    );
+    assert_eq!(h.take(), vec![unsent(&["queued"]), event(Event::Close), error(TunnelError::Reconnect, Some("504")),]);
     assert_eq!(h.status(), TunnelStatus::Closed);
     assert_eq!(h.tunnel.poll_timeout(), None);
 
@@ -57,12 +54,7 @@ fn zero_tries_gives_up_at_once() {
     h.socket_close(c1);
     assert_eq!(
         h.take(),
-        vec![
-            event(Event::Reconnecting),
-            close_socket(c1),
-            event(Event::Close),
-            error(TunnelError::Reconnect, None),
-        ]
+        vec![event(Event::Reconnecting), close_socket(c1), event(Event::Close), error(TunnelError::Reconnect, None),]
     );
     assert_eq!(h.status(), TunnelStatus::Closed);
     assert_eq!(h.tunnel.poll_timeout(), None);

@@ -8,8 +8,7 @@ use wafer_core::tunnel::{Event, TunnelConfig};
 
 #[test]
 fn full_queue_reports_overflow() {
-    let mut h =
-        TunnelHarness::with_config(TunnelConfig { max_queue: 2, ..TunnelConfig::default() });
+    let mut h = TunnelHarness::with_config(TunnelConfig { max_queue: 2, ..TunnelConfig::default() });
     h.emit("a");
     h.emit("b");
     assert_eq!(h.take(), vec![]);
@@ -31,8 +30,7 @@ fn full_queue_reports_overflow() {
 
 #[test]
 fn zero_bound_refuses_every_queued_packet() {
-    let mut h =
-        TunnelHarness::with_config(TunnelConfig { max_queue: 0, ..TunnelConfig::default() });
+    let mut h = TunnelHarness::with_config(TunnelConfig { max_queue: 0, ..TunnelConfig::default() });
     h.emit("a");
     assert_eq!(h.take(), vec![overflow("a")]);
     assert_eq!(h.tunnel.queued(), 0);

@@ -16,9 +16,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::tunnel_harness::*;
-use wafer_core::tunnel::{
-    Backoff, ConnId, Event, Outbound, Output, TunnelConfig, TunnelError, TunnelStatus,
-};
+use wafer_core::tunnel::{Backoff, ConnId, Event, Outbound, Output, TunnelConfig, TunnelError, TunnelStatus};
 
 const RUNS: u64 = 3_000;
 const STEPS: usize = 200;
@@ -85,10 +83,7 @@ impl Model {
         for out in outs {
             if closed_event {
                 assert!(
-                    matches!(
-                        out,
-                        Output::Event(Event::Error { error: TunnelError::Reconnect, .. })
-                    ),
+                    matches!(out, Output::Event(Event::Error { error: TunnelError::Reconnect, .. })),
                     "{ctx}: {out:?} after the close event in {outs:?}"
                 );
             }
@@ -150,11 +145,7 @@ fn random_config(rng: &mut Rng) -> TunnelConfig {
     let backoff = if rng.chance(50) {
         Backoff::Linear { step: rng.below(3000) }
     } else {
-        Backoff::Exponential {
-            base: rng.below(2000),
-            cap: rng.below(10_000),
-            jitter: rng.chance(50),
-        }
+        Backoff::Exponential { base: rng.below(2000), cap: rng.below(10_000), jitter: rng.chance(50) }
     };
     TunnelConfig {
         max_reconnect_tries: rng.below(5) as u32,

@@ -16,10 +16,7 @@ fn missed_pong_reconnects_with_a_new_url() {
     h.advance(PING - 1);
     assert_eq!(h.take(), vec![], "pong deadline not yet passed");
     h.advance(1);
-    assert_eq!(
-        h.take_timed(),
-        vec![(2 * PING, event(Event::Reconnecting)), (2 * PING, close_socket(c1))]
-    );
+    assert_eq!(h.take_timed(), vec![(2 * PING, event(Event::Reconnecting)), (2 * PING, close_socket(c1))]);
     assert_eq!(h.status(), TunnelStatus::Reconnecting);
     assert!(!h.tunnel.is_current(c1));
     assert_eq!(h.tunnel.poll_timeout(), Some(2 * PING + 1000), "heartbeat stopped");

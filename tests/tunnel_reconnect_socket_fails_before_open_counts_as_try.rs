@@ -31,11 +31,7 @@ fn socket_failure_before_open_is_a_failed_try() {
     h.socket_error(c4, "refused again");
     assert_eq!(
         h.take(),
-        vec![
-            close_socket(c4),
-            event(Event::Close),
-            error(TunnelError::Reconnect, Some("refused again")),
-        ]
+        vec![close_socket(c4), event(Event::Close), error(TunnelError::Reconnect, Some("refused again")),]
     );
     assert_eq!(h.status(), TunnelStatus::Closed);
 

@@ -37,10 +37,7 @@ fn reopen_after_first_connection_failure() {
 
 #[test]
 fn reopen_after_giving_up() {
-    let mut h = TunnelHarness::with_config(TunnelConfig {
-        max_reconnect_tries: 1,
-        ..TunnelConfig::default()
-    });
+    let mut h = TunnelHarness::with_config(TunnelConfig { max_reconnect_tries: 1, ..TunnelConfig::default() });
     let c1 = h.open_active();
     h.lose_connection(c1);
     h.advance(1000);

@@ -8,8 +8,7 @@ use wafer_core::tunnel::{Event, TunnelConfig, TunnelStatus};
 
 #[test]
 fn requeue_bypasses_the_queue_bound() {
-    let mut h =
-        TunnelHarness::with_config(TunnelConfig { max_queue: 1, ..TunnelConfig::default() });
+    let mut h = TunnelHarness::with_config(TunnelConfig { max_queue: 1, ..TunnelConfig::default() });
     let c1 = h.open_active();
     h.emit("a");
     h.emit("b");

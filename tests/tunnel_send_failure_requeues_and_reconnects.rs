@@ -28,8 +28,5 @@ fn failed_sends_are_requeued_in_order_and_resent_after_reconnect() {
     h.advance(1000);
     let c2 = h.answer_url();
     h.socket_open(c2);
-    assert_eq!(
-        h.take(),
-        vec![send(c2, "a"), send(c2, "b"), send(c2, "c"), send(c2, "d"), event(Event::Reconnect),]
-    );
+    assert_eq!(h.take(), vec![send(c2, "a"), send(c2, "b"), send(c2, "c"), send(c2, "d"), event(Event::Reconnect),]);
 }

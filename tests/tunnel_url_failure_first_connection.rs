@@ -14,10 +14,7 @@ fn url_failure_closes_with_1001() {
     let attempt = h.expect_request_url();
     h.emit("b");
     h.url_err(attempt, "HTTP 500");
-    assert_eq!(
-        h.take(),
-        vec![error(TunnelError::ConnectService, Some("HTTP 500")), unsent(&["a", "b"])]
-    );
+    assert_eq!(h.take(), vec![error(TunnelError::ConnectService, Some("HTTP 500")), unsent(&["a", "b"])]);
     assert_eq!(h.status(), TunnelStatus::Closed);
     assert_eq!(h.tunnel.poll_timeout(), None);
     assert_eq!(h.tunnel.socket_url(), None);

@@ -27,8 +27,9 @@ pub const RESERVED_EVENTS: [&str; 5] = ["connect", "close", "reconnecting", "rec
 /// Longest frame type the codec knows; a longer head cannot be a known type.
 pub const MAX_HEAD_LEN: usize = 7;
 
-/// Heartbeat intervals accepted from a `timeout:N` frame, in milliseconds.
-pub const MIN_HEARTBEAT_MS: u64 = 1_000;
+/// Shortest heartbeat interval, in milliseconds: the server decides (`timeout:0.04` is
+/// 40 ms, as in the original); the floor only keeps a timer from spinning.
+pub const MIN_HEARTBEAT_MS: u64 = 5;
 /// Upper bound of a `timeout:N` interval (one hour).
 pub const MAX_HEARTBEAT_MS: u64 = 3_600_000;
 
@@ -135,10 +136,12 @@ pub fn parse_timeout(body: &str) -> Option<u64> {
         ms = ms.saturating_add(u64::from(b - b'0') * scale);
         scale /= 10;
     }
-    if frac.bytes().nth(3).is_some_and(|b| b >= b'5') {
+    if frac.as_bytes().get(3).is_some_and(|b| *b >= b'5') {
         ms = ms.saturating_add(1);
     }
-    (ms > 0).then(|| ms.clamp(MIN_HEARTBEAT_MS, MAX_HEARTBEAT_MS))
+    // Any positive number counts, however small (it gets the floor).
+    let positive = int.bytes().chain(frac.bytes()).any(|b| b != b'0');
+    positive.then(|| ms.clamp(MIN_HEARTBEAT_MS, MAX_HEARTBEAT_MS))
 }
 
 /// Encodes a message frame from the JSON text of `{"type":T,"content":C}`.
@@ -152,6 +155,12 @@ pub fn encode_message(json: &str) -> String {
 /// Encodes a `timeout:N` frame for an interval given in seconds (server side).
 pub fn encode_timeout(secs: u64) -> String {
     format!("{TIMEOUT}:{secs}")
+}
+
+/// Whether a message type of `len` UTF-16 units starting with unit `first` may be one of
+/// [`RESERVED_EVENTS`] (a cheap test before the type is copied to be compared).
+pub fn could_be_reserved(len: u32, first: u32) -> bool {
+    RESERVED_EVENTS.iter().any(|name| name.len() as u32 == len && name.bytes().next().map(u32::from) == Some(first))
 }
 
 /// Whether an event name is one the SDK emits itself.
@@ -205,11 +214,16 @@ mod tests {
         assert_eq!(parse("timeout:NaN"), Frame::Timeout(None));
         assert_eq!(parse("timeout:inf"), Frame::Timeout(None));
         assert_eq!(parse("timeout"), Frame::Timeout(None));
-        assert_eq!(parse("timeout:0.01"), Frame::Timeout(Some(MIN_HEARTBEAT_MS)));
+        assert_eq!(parse("timeout:0.01"), Frame::Timeout(Some(10)));
+        assert_eq!(parse("timeout:0.04"), Frame::Timeout(Some(40)));
+        assert_eq!(parse("timeout:0.5"), Frame::Timeout(Some(500)));
+        assert_eq!(parse("timeout:0.001"), Frame::Timeout(Some(MIN_HEARTBEAT_MS)));
+        assert_eq!(parse("timeout:0.0004"), Frame::Timeout(Some(MIN_HEARTBEAT_MS)));
+        assert_eq!(parse("timeout:0.000"), Frame::Timeout(None));
         assert_eq!(parse("timeout:999999999"), Frame::Timeout(Some(MAX_HEARTBEAT_MS)));
         assert_eq!(parse("timeout:99999999999999999999999999"), Frame::Timeout(Some(MAX_HEARTBEAT_MS)));
         assert_eq!(parse("timeout:1.0005"), Frame::Timeout(Some(1_001)));
-        assert_eq!(parse("timeout:.5"), Frame::Timeout(Some(MIN_HEARTBEAT_MS)));
+        assert_eq!(parse("timeout:.5"), Frame::Timeout(Some(500)));
         assert_eq!(parse("timeout:1e3"), Frame::Timeout(None));
         assert_eq!(parse("timeout:."), Frame::Timeout(None));
         assert_eq!(parse("timeout:+5"), Frame::Timeout(None));

@@ -16,9 +16,12 @@
 //! Host values the core never inspects (user payloads, wx responses, error details)
 //! stay opaque: every machine is generic over them.
 
+pub mod client;
+pub mod constants;
 pub mod frame;
 pub mod session;
 pub mod tunnel;
+pub mod value;
 
 /// Milliseconds on the caller's clock (any monotonic origin).
 pub type Millis = u64;

@@ -62,6 +62,9 @@ pub enum ErrorKind {
     /// `ERR_REQUEST_FAILED`: a session request failed on the network (added by this SDK;
     /// the original handed the bare wx error to `fail`).
     RequestFailed,
+    /// `ERR_SDK_LOAD_FAILED`: the wasm module could not be loaded (raised by the shim; added
+    /// by this SDK).
+    SdkLoadFailed,
 }
 
 impl ErrorKind {
@@ -78,7 +81,7 @@ impl ErrorKind {
     ];
 
     /// Kinds this SDK adds beyond the protocol's eight (exported on the module object too).
-    pub const EXTENSIONS: [ErrorKind; 1] = [ErrorKind::RequestFailed];
+    pub const EXTENSIONS: [ErrorKind; 2] = [ErrorKind::RequestFailed, ErrorKind::SdkLoadFailed];
 
     /// The export key on the module object (`ERR_…`).
     pub fn key(self) -> &'static str {
@@ -92,6 +95,7 @@ impl ErrorKind {
             ErrorKind::InvalidSession => "ERR_INVALID_SESSION",
             ErrorKind::CheckLoginFailed => "ERR_CHECK_LOGIN_FAILED",
             ErrorKind::RequestFailed => "ERR_REQUEST_FAILED",
+            ErrorKind::SdkLoadFailed => "ERR_SDK_LOAD_FAILED",
         }
     }
 
@@ -228,13 +232,7 @@ pub enum Output<V> {
     /// Call `wx.getUserInfo`; answer with `handle_user_info`.
     GetUserInfo { flow: FlowId },
     /// Send the login request; answer with `handle_login_response`.
-    LoginRequest {
-        flow: FlowId,
-        url: String,
-        method: String,
-        headers: Vec<(&'static str, String)>,
-        data: Option<V>,
-    },
+    LoginRequest { flow: FlowId, url: String, method: String, headers: Vec<(&'static str, String)>, data: Option<V> },
     /// Write the session to storage.
     StoreSession(StoredSession<V>),
     /// Remove the session from storage.
@@ -528,9 +526,7 @@ impl<V: Clone> SessionService<V> {
         result: Result<RequestResponse<V>, V>,
     ) {
         let generation = match self.requests.get(&op) {
-            Some(PendingRequest { attempt: current, phase: Phase::Sent { generation }, .. })
-                if *current == attempt =>
-            {
+            Some(PendingRequest { attempt: current, phase: Phase::Sent { generation }, .. }) if *current == attempt => {
                 *generation
             }
             // Unknown op, a superseded attempt, or a request waiting for a login: stale.
@@ -755,8 +751,19 @@ fn classify_login_response<V>(
     user_info: Option<V>,
     url: &str,
 ) -> Result<StoredSession<V>, Error<V>> {
-    let LoginResponse { magic, session_id, session_skey, error, message, code, v2_skey, v2_user_info, v2_data, raw, .. } =
-        response;
+    let LoginResponse {
+        magic,
+        session_id,
+        session_skey,
+        error,
+        message,
+        code,
+        v2_skey,
+        v2_user_info,
+        v2_data,
+        raw,
+        ..
+    } = response;
     if magic {
         if let (Some(id), Some(skey)) = (session_id, session_skey) {
             return Ok(StoredSession { id: Some(id), skey, user_info, stored: None });

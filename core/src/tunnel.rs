@@ -61,6 +61,11 @@ pub enum TunnelError {
     QueueFull,
     /// 4002: packets still queued when the tunnel was closed; they were not sent.
     Unsent,
+    /// 1001: `open` (or a `new Tunnel()` made before the SDK was ready) while another
+    /// tunnel is not closed.
+    AnotherTunnelOpen,
+    /// 5001: a listener threw (the message is followed by the event name).
+    ListenerThrew,
 }
 
 impl TunnelError {
@@ -73,6 +78,8 @@ impl TunnelError {
             TunnelError::SocketError => 3001,
             TunnelError::QueueFull => 4001,
             TunnelError::Unsent => 4002,
+            TunnelError::AnotherTunnelOpen => 1001,
+            TunnelError::ListenerThrew => 5001,
         }
     }
 
@@ -85,6 +92,8 @@ impl TunnelError {
             TunnelError::SocketError => "连接信道失败，网络错误或者信道服务不可用",
             TunnelError::QueueFull => "发送队列已满，消息未能加入队列",
             TunnelError::Unsent => "信道已关闭，队列中的消息未发送",
+            TunnelError::AnotherTunnelOpen => "当前有未关闭的信道，请先关闭之前的信道，再打开新信道",
+            TunnelError::ListenerThrew => "信道事件监听函数抛出异常",
         }
     }
 }
@@ -283,7 +292,8 @@ impl<P, D> Tunnel<P, D> {
         self.request_url();
     }
 
-    /// `close()` by the user.
+    /// `close()` by the user (nothing on a closed tunnel: packets emitted to it wait for
+    /// its next `open`).
     pub fn close(&mut self, now: Millis) {
         // No timer depends on the time of this input.
         let _ = now;

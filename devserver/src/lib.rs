@@ -114,10 +114,8 @@ impl Config {
     /// How long a silent socket lives, if it is bounded at all.
     fn idle_limit(&self) -> Option<Duration> {
         // A client that pings as told is never silent this long.
-        self.idle_timeout.or_else(|| {
-            (self.heartbeat > 0)
-                .then(|| Duration::from_secs(self.heartbeat.saturating_mul(4).max(30)))
-        })
+        self.idle_timeout
+            .or_else(|| (self.heartbeat > 0).then(|| Duration::from_secs(self.heartbeat.saturating_mul(4).max(30))))
     }
 }
 
@@ -201,10 +199,7 @@ pub async fn serve(listener: TcpListener, config: Config) -> io::Result<Server> 
         drop_tx: watch::channel(0).0,
         stop_rx: stop_rx.clone(),
         addr,
-        config: Config {
-            max_sockets,
-            ..config
-        },
+        config: Config { max_sockets, ..config },
     });
     let router = router(app.clone());
     let mut signal = stop_rx.clone();
@@ -227,11 +222,7 @@ pub async fn serve(listener: TcpListener, config: Config) -> io::Result<Server> 
         let _ = tokio::time::timeout(SOCKET_DRAIN, app.sockets.acquire_many(all)).await;
         result
     });
-    Ok(Server {
-        addr,
-        stop: StopHandle(Arc::new(stop_tx)),
-        task,
-    })
+    Ok(Server { addr, stop: StopHandle(Arc::new(stop_tx)), task })
 }
 
 fn router(app: Arc<App>) -> Router {
@@ -253,9 +244,7 @@ fn router(app: Arc<App>) -> Router {
         None => router.fallback(not_found),
     };
     let log = app.config.log;
-    let router = router
-        .layer(DefaultBodyLimit::max(MAX_BODY))
-        .with_state(app);
+    let router = router.layer(DefaultBodyLimit::max(MAX_BODY)).with_state(app);
     if log {
         router.layer(middleware::from_fn(log_request))
     } else {
@@ -269,15 +258,11 @@ fn static_files(dir: PathBuf) -> Router {
         .append_index_html_on_directories(true)
         .call_fallback_on_method_not_allowed(true)
         .not_found_service(not_found.into_service());
-    Router::new()
-        .fallback_service(files)
-        .layer(middleware::map_response(no_cache))
+    Router::new().fallback_service(files).layer(middleware::map_response(no_cache))
 }
 
 async fn no_cache(mut response: Response) -> Response {
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
 }
 
@@ -286,11 +271,7 @@ async fn log_request(request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     let start = Instant::now();
     let response = next.run(request).await;
-    eprintln!(
-        "{method} {path} {} {}ms",
-        response.status().as_u16(),
-        start.elapsed().as_millis()
-    );
+    eprintln!("{method} {path} {} {}ms", response.status().as_u16(), start.elapsed().as_millis());
     response
 }
 
@@ -298,11 +279,7 @@ async fn log_request(request: Request, next: Next) -> Response {
 // Answers
 
 fn error(status: StatusCode, error: &str, message: impl Into<String>) -> Response {
-    (
-        status,
-        Json(json!({ "error": error, "message": message.into() })),
-    )
-        .into_response()
+    (status, Json(json!({ "error": error, "message": message.into() }))).into_response()
 }
 
 /// A session-layer error the way the v1 server SDK writes it: HTTP 200 and the magic id.
@@ -311,11 +288,7 @@ fn magic_error(error: &str, message: impl Into<String>) -> Response {
 }
 
 async fn not_found(method: Method, uri: Uri) -> Response {
-    error(
-        StatusCode::NOT_FOUND,
-        "ERR_NOT_FOUND",
-        format!("no route for {method} {}", uri.path()),
-    )
+    error(StatusCode::NOT_FOUND, "ERR_NOT_FOUND", format!("no route for {method} {}", uri.path()))
 }
 
 async fn method_not_allowed(method: Method, uri: Uri) -> Response {
@@ -338,10 +311,7 @@ fn store_error(e: store::StoreError) -> Response {
 fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, String> {
     match headers.get(name) {
         None => Ok(None),
-        Some(v) => v
-            .to_str()
-            .map(Some)
-            .map_err(|_| format!("header {name} is not valid text")),
+        Some(v) => v.to_str().map(Some).map_err(|_| format!("header {name} is not valid text")),
     }
 }
 
@@ -364,8 +334,7 @@ async fn login(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
         Err(e) => return store_error(e),
     };
     if app.config.v2 {
-        Json(json!({ "code": 0, "data": { "skey": session.skey, "userinfo": *session.user } }))
-            .into_response()
+        Json(json!({ "code": 0, "data": { "skey": session.skey, "userinfo": *session.user } })).into_response()
     } else {
         Json(json!({
             MAGIC_ID: 1,
@@ -415,10 +384,9 @@ impl IntoResponse for Denied {
 fn check_session(app: &App, headers: &HeaderMap) -> Result<Arc<UserInfo>, Denied> {
     if app.config.v2 {
         return match header_text(headers, HEADER_SKEY) {
-            Ok(Some(skey)) if !skey.is_empty() => app
-                .sessions
-                .check(None, skey)
-                .map_err(|_| Denied::V2("invalid or expired session".to_owned())),
+            Ok(Some(skey)) if !skey.is_empty() => {
+                app.sessions.check(None, skey).map_err(|_| Denied::V2("invalid or expired session".to_owned()))
+            }
             Ok(_) => Err(Denied::V2("missing header X-WX-Skey".to_owned())),
             Err(e) => Err(Denied::V2(e)),
         };
@@ -426,29 +394,21 @@ fn check_session(app: &App, headers: &HeaderMap) -> Result<Arc<UserInfo>, Denied
     let id = header_text(headers, HEADER_ID).map_err(Denied::CheckFailed)?;
     let skey = header_text(headers, HEADER_SKEY).map_err(Denied::CheckFailed)?;
     match (id, skey) {
-        (Some(id), Some(skey)) if !id.is_empty() && !skey.is_empty() => app
-            .sessions
-            .check(Some(id), skey)
-            .map_err(|_| Denied::Invalid),
-        _ => Err(Denied::CheckFailed(
-            "missing session headers X-WX-Id and X-WX-Skey".to_owned(),
-        )),
+        (Some(id), Some(skey)) if !id.is_empty() && !skey.is_empty() => {
+            app.sessions.check(Some(id), skey).map_err(|_| Denied::Invalid)
+        }
+        _ => Err(Denied::CheckFailed("missing session headers X-WX-Id and X-WX-Skey".to_owned())),
     }
 }
 
 async fn user(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     match check_session(&app, &headers) {
-        Ok(user) => Json(json!({ "code": 0, "message": "ok", "data": { "userInfo": *user } }))
-            .into_response(),
+        Ok(user) => Json(json!({ "code": 0, "message": "ok", "data": { "userInfo": *user } })).into_response(),
         Err(denied) => denied.into_response(),
     }
 }
 
-async fn echo(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+async fn echo(State(app): State<Arc<App>>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
     let user = match check_session(&app, &headers) {
         Ok(user) => user,
         Err(denied) => return denied.into_response(),
@@ -462,13 +422,7 @@ async fn echo(
     } else {
         match serde_json::from_slice(&body) {
             Ok(v) => v,
-            Err(e) => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "ERR_INVALID_PARAMS",
-                    format!("body is not JSON: {e}"),
-                )
-            }
+            Err(e) => return error(StatusCode::BAD_REQUEST, "ERR_INVALID_PARAMS", format!("body is not JSON: {e}")),
         }
     };
     Json(json!({ "code": 0, "data": { "userInfo": *user, "echo": echo } })).into_response()
@@ -480,16 +434,9 @@ async fn echo(
 /// The request's `Host` when it looks like a plain host[:port], else the listen address.
 fn public_host(app: &App, headers: &HeaderMap) -> String {
     let ok = |h: &&str| {
-        !h.is_empty()
-            && h.len() <= 255
-            && h.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b".-:[]_".contains(&b))
+        !h.is_empty() && h.len() <= 255 && h.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]_".contains(&b))
     };
-    match headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .filter(ok)
-    {
+    match headers.get(header::HOST).and_then(|v| v.to_str().ok()).filter(ok) {
         Some(host) => host.to_owned(),
         None => app.addr.to_string(),
     }
@@ -518,42 +465,23 @@ async fn socket(
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     if !app.tunnels.contains(&tunnel_id) {
-        return error(
-            StatusCode::NOT_FOUND,
-            "ERR_TUNNEL_NOT_FOUND",
-            "unknown or expired tunnel id",
-        );
+        return error(StatusCode::NOT_FOUND, "ERR_TUNNEL_NOT_FOUND", "unknown or expired tunnel id");
     }
     let upgrade = match upgrade {
         Ok(upgrade) => upgrade,
         Err(e) => return error(e.status(), "ERR_INVALID_PARAMS", e.body_text()),
     };
     if *app.stop_rx.borrow() {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "ERR_SERVER",
-            "server is shutting down",
-        );
+        return error(StatusCode::SERVICE_UNAVAILABLE, "ERR_SERVER", "server is shutting down");
     }
     let Ok(permit) = app.sockets.clone().try_acquire_owned() else {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "ERR_TOO_MANY_SOCKETS",
-            "too many open sockets",
-        );
+        return error(StatusCode::SERVICE_UNAVAILABLE, "ERR_TOO_MANY_SOCKETS", "too many open sockets");
     };
     let Some(user) = app.tunnels.claim(&tunnel_id) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "ERR_TUNNEL_NOT_FOUND",
-            "unknown or expired tunnel id",
-        );
+        return error(StatusCode::NOT_FOUND, "ERR_TUNNEL_NOT_FOUND", "unknown or expired tunnel id");
     };
     let max = app.config.max_frame;
-    upgrade
-        .max_frame_size(max)
-        .max_message_size(max)
-        .on_upgrade(move |ws| room::run_socket(app, ws, user, permit))
+    upgrade.max_frame_size(max).max_message_size(max).on_upgrade(move |ws| room::run_socket(app, ws, user, permit))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -565,8 +493,7 @@ async fn expire_sessions(State(app): State<Arc<App>>) -> Response {
 
 async fn drop_sockets(State(app): State<Arc<App>>) -> Response {
     let dropped = app.open_sockets();
-    app.drop_tx
-        .send_modify(|generation| *generation = generation.wrapping_add(1));
+    app.drop_tx.send_modify(|generation| *generation = generation.wrapping_add(1));
     Json(json!({ "dropped": dropped })).into_response()
 }
 

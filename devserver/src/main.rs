@@ -29,10 +29,7 @@ struct Cli {
     config: Config,
 }
 
-fn parse_args(
-    args: impl IntoIterator<Item = String>,
-    env_port: Option<String>,
-) -> Result<Option<Cli>, String> {
+fn parse_args(args: impl IntoIterator<Item = String>, env_port: Option<String>) -> Result<Option<Cli>, String> {
     let mut host = "127.0.0.1".to_owned();
     let mut port: Option<u16> = None;
     let mut config = Config::default();
@@ -43,15 +40,10 @@ fn parse_args(
             _ => (arg.clone(), None),
         };
         let mut value = |what: &str| -> Result<String, String> {
-            inline
-                .clone()
-                .or_else(|| args.next())
-                .ok_or_else(|| format!("{name} needs {what}"))
+            inline.clone().or_else(|| args.next()).ok_or_else(|| format!("{name} needs {what}"))
         };
         let number = |text: String, name: &str| -> Result<u64, String> {
-            text.trim()
-                .parse::<u64>()
-                .map_err(|_| format!("{name}: not a number: {text}"))
+            text.trim().parse::<u64>().map_err(|_| format!("{name}: not a number: {text}"))
         };
         match name.as_str() {
             "-h" | "--help" => {
@@ -64,9 +56,7 @@ fn parse_args(
             }
             "--port" => port = Some(parse_port(&value("a port")?)?),
             "--host" => host = value("a host")?,
-            "--session-ttl" => {
-                config.session_ttl = Duration::from_secs(number(value("seconds")?, &name)?)
-            }
+            "--session-ttl" => config.session_ttl = Duration::from_secs(number(value("seconds")?, &name)?),
             "--heartbeat" => config.heartbeat = number(value("seconds")?, &name)?,
             "--static" => config.static_dir = Some(dir(value("a directory")?)?),
             "--sdk" => config.sdk_dir = Some(dir(value("a directory")?)?),
@@ -77,18 +67,14 @@ fn parse_args(
     }
     let port = match (port, env_port) {
         (Some(p), _) => p,
-        (None, Some(p)) if !p.trim().is_empty() => {
-            parse_port(&p).map_err(|e| format!("PORT: {e}"))?
-        }
+        (None, Some(p)) if !p.trim().is_empty() => parse_port(&p).map_err(|e| format!("PORT: {e}"))?,
         _ => 8700,
     };
     Ok(Some(Cli { host, port, config }))
 }
 
 fn parse_port(text: &str) -> Result<u16, String> {
-    text.trim()
-        .parse()
-        .map_err(|_| format!("not a port: {text}"))
+    text.trim().parse().map_err(|_| format!("not a port: {text}"))
 }
 
 fn dir(path: String) -> Result<PathBuf, String> {
@@ -137,10 +123,7 @@ async fn main() -> ExitCode {
     let listener = match tokio::net::TcpListener::bind((cli.host.as_str(), cli.port)).await {
         Ok(l) => l,
         Err(e) => {
-            eprintln!(
-                "wafer-devserver: cannot listen on {}:{}: {e}",
-                cli.host, cli.port
-            );
+            eprintln!("wafer-devserver: cannot listen on {}:{}: {e}", cli.host, cli.port);
             return ExitCode::FAILURE;
         }
     };
@@ -152,11 +135,7 @@ async fn main() -> ExitCode {
         }
     };
     let port = server.local_addr().port();
-    let host = if cli.host.contains(':') {
-        format!("[{}]", cli.host)
-    } else {
-        cli.host
-    };
+    let host = if cli.host.contains(':') { format!("[{}]", cli.host) } else { cli.host };
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "Wafer dev server listening on http://{host}:{port}");
@@ -192,36 +171,14 @@ mod tests {
         assert_eq!(cli.config.heartbeat, 15);
         assert_eq!(cli.config.session_ttl, Duration::from_secs(7200));
         assert!(!cli.config.v2);
-        assert_eq!(
-            parse_args(args(&[]), Some("9000".into()))
-                .unwrap()
-                .unwrap()
-                .port,
-            9000
-        );
-        assert_eq!(
-            parse_args(args(&["--port", "1"]), Some("9000".into()))
-                .unwrap()
-                .unwrap()
-                .port,
-            1
-        );
+        assert_eq!(parse_args(args(&[]), Some("9000".into())).unwrap().unwrap().port, 9000);
+        assert_eq!(parse_args(args(&["--port", "1"]), Some("9000".into())).unwrap().unwrap().port, 1);
     }
 
     #[test]
     fn options() {
         let cli = parse_args(
-            args(&[
-                "--port=0",
-                "--host",
-                "::1",
-                "--session-ttl",
-                "5",
-                "--heartbeat=0",
-                "--v2",
-                "--static",
-                ".",
-            ]),
+            args(&["--port=0", "--host", "::1", "--session-ttl", "5", "--heartbeat=0", "--v2", "--static", "."]),
             None,
         )
         .unwrap()

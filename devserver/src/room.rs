@@ -69,12 +69,7 @@ impl Room {
     }
 
     /// Adds a client and tells everyone (the newcomer too): `people {total, enter}`.
-    fn enter(
-        &self,
-        tx: mpsc::Sender<Utf8Bytes>,
-        kick: oneshot::Sender<()>,
-        user: &UserInfo,
-    ) -> u64 {
+    fn enter(&self, tx: mpsc::Sender<Utf8Bytes>, kick: oneshot::Sender<()>, user: &UserInfo) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut clients = self.lock();
         clients.insert(id, Client { tx, _kick: kick });
@@ -111,19 +106,11 @@ enum End {
 }
 
 fn is_too_big(err: axum::Error) -> bool {
-    matches!(
-        err.into_inner().downcast_ref::<tungstenite::Error>(),
-        Some(tungstenite::Error::Capacity(_))
-    )
+    matches!(err.into_inner().downcast_ref::<tungstenite::Error>(), Some(tungstenite::Error::Capacity(_)))
 }
 
 /// Serves one tunnel socket until it ends. `_permit` counts it against the socket limit.
-pub async fn run_socket(
-    app: Arc<App>,
-    mut socket: WebSocket,
-    user: Arc<UserInfo>,
-    _permit: OwnedSemaphorePermit,
-) {
+pub async fn run_socket(app: Arc<App>, mut socket: WebSocket, user: Arc<UserInfo>, _permit: OwnedSemaphorePermit) {
     let mut drop_rx = app.drop_tx.subscribe();
     let mut stop_rx = app.stop_rx.clone();
     if *stop_rx.borrow() {
@@ -132,14 +119,7 @@ pub async fn run_socket(
     let heartbeat = app.config.heartbeat;
     if heartbeat > 0 {
         let timeout_frame = frame::encode_timeout(heartbeat);
-        if !matches!(
-            timeout(
-                SEND_TIMEOUT,
-                socket.send(Message::Text(timeout_frame.into()))
-            )
-            .await,
-            Ok(Ok(()))
-        ) {
+        if !matches!(timeout(SEND_TIMEOUT, socket.send(Message::Text(timeout_frame.into()))).await, Ok(Ok(()))) {
             return;
         }
     }
@@ -177,13 +157,7 @@ pub async fn run_socket(
         }
         let text = match incoming {
             None => break End::Abort,
-            Some(Err(err)) => {
-                break if is_too_big(err) {
-                    End::Close(CLOSE_TOO_BIG)
-                } else {
-                    End::Abort
-                }
-            }
+            Some(Err(err)) => break if is_too_big(err) { End::Close(CLOSE_TOO_BIG) } else { End::Abort },
             Some(Ok(Message::Close(_))) => break End::ClosedByClient,
             Some(Ok(Message::Text(text))) => text,
             // Binary frames are not part of the protocol; control frames are handled below us.
@@ -194,8 +168,7 @@ pub async fn run_socket(
         }
         match frame::parse(text.as_str()) {
             Frame::Ping => {
-                let sent =
-                    timeout(SEND_TIMEOUT, socket.send(Message::Text(frame::PONG.into()))).await;
+                let sent = timeout(SEND_TIMEOUT, socket.send(Message::Text(frame::PONG.into()))).await;
                 if !matches!(sent, Ok(Ok(()))) {
                     break End::Abort;
                 }
@@ -210,10 +183,7 @@ pub async fn run_socket(
     match end {
         End::Abort => {}
         End::Close(code) => {
-            let close = Message::Close(Some(CloseFrame {
-                code,
-                reason: Utf8Bytes::default(),
-            }));
+            let close = Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::default() }));
             if let Ok(Ok(())) = timeout(SEND_TIMEOUT, socket.send(close)).await {
                 linger(&mut socket).await;
             }

@@ -47,23 +47,14 @@ struct Expiring<V> {
 
 impl<V> Expiring<V> {
     fn new(cap: usize) -> Self {
-        Expiring {
-            map: HashMap::new(),
-            cap,
-        }
+        Expiring { map: HashMap::new(), cap }
     }
 
     fn prune(&mut self, now: Instant) {
         self.map.retain(|_, (_, exp)| *exp > now);
     }
 
-    fn insert(
-        &mut self,
-        key: String,
-        value: V,
-        expires: Instant,
-        now: Instant,
-    ) -> Result<(), StoreError> {
+    fn insert(&mut self, key: String, value: V, expires: Instant, now: Instant) -> Result<(), StoreError> {
         if self.map.len() >= self.cap {
             self.prune(now);
             if self.map.len() >= self.cap {
@@ -93,10 +84,7 @@ pub struct Sessions {
 
 impl Sessions {
     pub fn new(ttl: Duration, cap: usize) -> Self {
-        Sessions {
-            inner: Mutex::new(Expiring::new(cap)),
-            ttl,
-        }
+        Sessions { inner: Mutex::new(Expiring::new(cap)), ttl }
     }
 
     /// Opens a session for `user` with a fresh random id and skey.
@@ -105,11 +93,7 @@ impl Sessions {
         let skey = random_id(20).map_err(StoreError::Random)?;
         let now = Instant::now();
         let expires = now + self.ttl;
-        let session = Session {
-            id,
-            skey: skey.clone(),
-            user: Arc::new(user),
-        };
+        let session = Session { id, skey: skey.clone(), user: Arc::new(user) };
         lock(&self.inner).insert(skey, session.clone(), expires, now)?;
         Ok(session)
     }
@@ -153,10 +137,7 @@ pub struct Tunnels {
 
 impl Tunnels {
     pub fn new(ttl: Duration, cap: usize) -> Self {
-        Tunnels {
-            inner: Mutex::new(Expiring::new(cap)),
-            ttl,
-        }
+        Tunnels { inner: Mutex::new(Expiring::new(cap)), ttl }
     }
 
     /// A fresh tunnel id remembered for `user`.
@@ -170,10 +151,7 @@ impl Tunnels {
     /// Whether `id` is waiting for its socket.
     pub fn contains(&self, id: &str) -> bool {
         let now = Instant::now();
-        lock(&self.inner)
-            .map
-            .get(id)
-            .is_some_and(|(_, exp)| *exp > now)
+        lock(&self.inner).map.get(id).is_some_and(|(_, exp)| *exp > now)
     }
 
     /// Takes the user of a pending tunnel id; each id can be claimed once.
@@ -215,10 +193,7 @@ mod tests {
         let s = Sessions::new(Duration::from_secs(60), 2);
         s.create(UserInfo::named("a")).unwrap();
         s.create(UserInfo::named("b")).unwrap();
-        assert!(matches!(
-            s.create(UserInfo::named("c")),
-            Err(StoreError::Full)
-        ));
+        assert!(matches!(s.create(UserInfo::named("c")), Err(StoreError::Full)));
 
         let t = Tunnels::new(Duration::ZERO, 1);
         t.create(Arc::new(UserInfo::named("a"))).unwrap();

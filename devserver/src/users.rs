@@ -74,11 +74,7 @@ fn percent_decode(text: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         let hex = |c: u8| (c as char).to_digit(16);
-        match (
-            b[i],
-            b.get(i + 1).copied().and_then(hex),
-            b.get(i + 2).copied().and_then(hex),
-        ) {
+        match (b[i], b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
             (b'%', Some(hi), Some(lo)) => {
                 out.push((hi * 16 + lo) as u8);
                 i += 3;
@@ -136,10 +132,7 @@ mod tests {
 
     #[test]
     fn dev_names_may_be_percent_encoded() {
-        assert_eq!(
-            UserInfo::from_code("dev:%E5%B0%8F%E6%98%8E"),
-            UserInfo::named("小明")
-        );
+        assert_eq!(UserInfo::from_code("dev:%E5%B0%8F%E6%98%8E"), UserInfo::named("小明"));
         assert_eq!(UserInfo::from_code("dev:a%20b").nick_name, "a b");
         // Not an escape, or not UTF-8 once decoded: the name as written.
         assert_eq!(UserInfo::from_code("dev:100%").nick_name, "100%");

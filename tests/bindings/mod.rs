@@ -50,7 +50,7 @@ export function await_op(state, op, options) {
 }
 export function record_events(state, tid) {
   const seen = [];
-  state.listeners[tid] = [['*', (type, payload) => seen.push([type, payload])]];
+  state.tunnels.set(tid, { _listeners: [["*", (type, payload) => seen.push([type, payload])]] });
   return seen;
 }
 export function tick() { return new Promise((r) => setTimeout(r, 5)); }
@@ -182,13 +182,13 @@ async fn login_with_non_object_options_is_invalid_params() {
 async fn tunnel_round_trip_through_the_bindings() {
     let fake = setup();
     let state = b::host_state();
-    let tid = b::tunnel_create("https://x.test/tunnel".into(), obj(&[])).unwrap();
+    let tid = b::tunnel_create("https://x.test/tunnel".into(), obj(&[]), false).unwrap();
     let seen = record_events(&state, tid);
     assert_eq!(b::tunnel_emit(tid, &"early".into(), &JsValue::UNDEFINED), 0);
     b::tunnel_open(tid);
     assert_eq!(b::tunnel_status(tid), 1, "CONNECTING");
     // A second tunnel while this one is not closed: refused with the original's message.
-    let err = b::tunnel_create("https://x.test/tunnel".into(), obj(&[])).unwrap_err();
+    let err = b::tunnel_create("https://x.test/tunnel".into(), obj(&[]), false).unwrap_err();
     assert_eq!(get(&err, "message"), "当前有未关闭的信道，请先关闭之前的信道，再打开新信道");
     settle().await;
     let task = Array::from(&get(&fake, "sockets")).get(0);
@@ -223,7 +223,7 @@ async fn tunnel_round_trip_through_the_bindings() {
     let last = seen.get(seen.length() - 1).dyn_into::<Array>().unwrap();
     assert_eq!(last.get(0), "close");
     // A new tunnel can be created once the old one is closed.
-    let next = b::tunnel_create("https://x.test/tunnel".into(), obj(&[])).unwrap();
+    let next = b::tunnel_create("https://x.test/tunnel".into(), obj(&[]), false).unwrap();
     assert_ne!(next, tid);
     b::tunnel_close(next);
 }
@@ -231,7 +231,7 @@ async fn tunnel_round_trip_through_the_bindings() {
 #[wasm_bindgen_test]
 fn emit_reports_unencodable_content_and_unknown_tunnels() {
     setup();
-    let tid = b::tunnel_create("https://x.test/tunnel".into(), obj(&[])).unwrap();
+    let tid = b::tunnel_create("https://x.test/tunnel".into(), obj(&[]), false).unwrap();
     let cyclic = Object::new();
     Reflect::set(&cyclic, &"self".into(), &cyclic).unwrap();
     assert_eq!(b::tunnel_emit(tid, &"t".into(), &cyclic.into()), 1, "JSON cannot encode a cycle");

@@ -5,8 +5,8 @@
 //! it, so a test can assert the exact outputs of each step.
 
 use wafer_core::session::{
-    Error, ErrorKind, FlowId, LoginMode, LoginOptions, LoginResponse, OpId, Output, RequestResponse,
-    SessionService, StoredSession, UserDetail,
+    Error, ErrorKind, FlowId, LoginMode, LoginOptions, LoginResponse, OpId, Output, RequestResponse, SessionService,
+    StoredSession, UserDetail,
 };
 use wafer_core::Millis;
 

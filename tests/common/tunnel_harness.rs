@@ -5,9 +5,7 @@
 //! `handle_timeout` at each deadline in order, exactly as a driver's timer would.
 
 use wafer_core::frame;
-use wafer_core::tunnel::{
-    Backoff, ConnId, Event, Outbound, Output, Tunnel, TunnelConfig, TunnelError, TunnelStatus,
-};
+use wafer_core::tunnel::{Backoff, ConnId, Event, Outbound, Output, Tunnel, TunnelConfig, TunnelError, TunnelStatus};
 use wafer_core::Millis;
 
 /// The tunnel under test: packets and error details are strings.
@@ -27,11 +25,7 @@ pub fn url_for(attempt: u32) -> String {
 
 /// A config with linear backoff.
 pub fn linear(step: Millis, tries: u32) -> TunnelConfig {
-    TunnelConfig {
-        max_reconnect_tries: tries,
-        backoff: Backoff::Linear { step },
-        ..TunnelConfig::default()
-    }
+    TunnelConfig { max_reconnect_tries: tries, backoff: Backoff::Linear { step }, ..TunnelConfig::default() }
 }
 
 /// A tunnel driven on a simulated clock, with its outputs collected.

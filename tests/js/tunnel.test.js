@@ -102,14 +102,30 @@ describe('opening', () => {
     assert.ok(tunnel.isActive() && !tunnel.isConnecting() && !tunnel.isClosed() && !tunnel.isReconnecting());
   });
 
-  test('with a login URL and no session, open() logs in first and sends the new session', async (t) => {
+  test('with a login URL and no session, open() does not log in first: the URL request goes without a session, as in the original', async (t) => {
     const env = await setup(t);
     env.qcloud.setLoginUrl(LOGIN_URL);
     const tunnel = new env.Tunnel(SERVICE_URL);
     tunnel.open();
     await socketNo(env.fake, 1);
-    assert.equal(env.fake.calls.login, 1);
-    assert.deepEqual(plain(urlRequests(env.fake)[0].header), { 'X-WX-Id': 'id-1', 'X-WX-Skey': 'skey-1' });
+    assert.equal(env.fake.calls.login, 0);
+    assert.deepEqual(plain(urlRequests(env.fake)[0].header), {});
+  });
+
+  test('a session the page wrote to storage is sent; when refused, one login and one retry with the new session', async (t) => {
+    const env = await setup(t);
+    env.qcloud.setLoginUrl(LOGIN_URL);
+    env.fake.storage.set('weapp_session_' + MAGIC, { id: 'page', skey: 'page', userInfo: {} });
+    env.srv.answer = (o, n) => (n === 1
+      ? { statusCode: 200, data: { [MAGIC]: 1, error: 'ERR_INVALID_SESSION', message: '' } }
+      : { statusCode: 200, data: { url: wsUrl(n) } });
+    const tunnel = new env.Tunnel(SERVICE_URL);
+    tunnel.open();
+    const socket = await socketNo(env.fake, 1);
+    assert.equal(socket.url, wsUrl(2));
+    assert.equal(env.fake.calls.login, 1, 'one wx.login');
+    assert.equal(env.fake.calls.request.filter(isLogin).length, 1, 'one login request');
+    assert.deepEqual(urlRequests(env.fake).map((o) => o.header['X-WX-Skey']), ['page', 'skey-1']);
   });
 
   test('the service-URL request re-logs in once on an invalid session', async (t) => {

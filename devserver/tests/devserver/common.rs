@@ -19,10 +19,7 @@ pub const PROMPT: Duration = Duration::from_secs(3);
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 pub fn quiet() -> Config {
-    Config {
-        log: false,
-        ..Config::default()
-    }
+    Config { log: false, ..Config::default() }
 }
 
 pub async fn start(config: Config) -> (Server, SocketAddr) {
@@ -54,29 +51,17 @@ impl Resp {
 
     pub fn header(&self, name: &str) -> &str {
         let name = name.to_ascii_lowercase();
-        self.headers
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map_or("", |(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| *k == name).map_or("", |(_, v)| v.as_str())
     }
 }
 
 /// One HTTP/1.1 request on a fresh connection (`Connection: close`, body read to EOF).
 /// Hand-rolled on purpose: the only peer is our own server, and a client crate would
 /// rebuild hyper and axum a second time with client features.
-pub async fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> Resp {
+pub async fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Resp {
     let fut = async {
         let mut stream = TcpStream::connect(addr).await.unwrap();
-        let mut req = format!(
-            "{method} {path} HTTP/1.1\r\nconnection: close\r\ncontent-length: {}\r\n",
-            body.len()
-        );
+        let mut req = format!("{method} {path} HTTP/1.1\r\nconnection: close\r\ncontent-length: {}\r\n", body.len());
         if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
             req.push_str(&format!("host: {addr}\r\n"));
         }
@@ -90,16 +75,11 @@ pub async fn http(
         stream.read_to_end(&mut raw).await.unwrap();
         parse_response(&raw)
     };
-    tokio::time::timeout(PROMPT, fut)
-        .await
-        .expect("HTTP answer in time")
+    tokio::time::timeout(PROMPT, fut).await.expect("HTTP answer in time")
 }
 
 fn parse_response(raw: &[u8]) -> Resp {
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("end of headers");
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("end of headers");
     let head = std::str::from_utf8(&raw[..split]).unwrap();
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap();
@@ -109,26 +89,16 @@ fn parse_response(raw: &[u8]) -> Resp {
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
     let mut body = raw[split + 4..].to_vec();
-    if headers
-        .iter()
-        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"))
-    {
+    if headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked")) {
         body = dechunk(&body);
     }
-    Resp {
-        status,
-        headers,
-        body,
-    }
+    Resp { status, headers, body }
 }
 
 fn dechunk(mut data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
-        let eol = data
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .expect("chunk size line");
+        let eol = data.windows(2).position(|w| w == b"\r\n").expect("chunk size line");
         let size_text = std::str::from_utf8(&data[..eol]).unwrap();
         let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap();
         data = &data[eol + 2..];
@@ -185,17 +155,13 @@ pub async fn next_text(ws: &mut Ws) -> String {
 }
 
 pub async fn next(ws: &mut Ws) -> Option<Result<Message, tokio_tungstenite::tungstenite::Error>> {
-    tokio::time::timeout(PROMPT, ws.next())
-        .await
-        .expect("a frame in time")
+    tokio::time::timeout(PROMPT, ws.next()).await.expect("a frame in time")
 }
 
 /// The next `message:` frame as `(type, content)`.
 pub async fn next_message(ws: &mut Ws) -> (String, Value) {
     let text = next_text(ws).await;
-    let body = text
-        .strip_prefix("message:")
-        .unwrap_or_else(|| panic!("not a message frame: {text}"));
+    let body = text.strip_prefix("message:").unwrap_or_else(|| panic!("not a message frame: {text}"));
     let v: Value = serde_json::from_str(body).unwrap();
     (v["type"].as_str().unwrap().to_owned(), v["content"].clone())
 }
@@ -212,11 +178,7 @@ pub async fn wait_stat(addr: SocketAddr, key: &str, want: u64) {
         if v[key] == want {
             return;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "stats {key} stuck at {} (want {want})",
-            v[key]
-        );
+        assert!(tokio::time::Instant::now() < deadline, "stats {key} stuck at {} (want {want})", v[key]);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

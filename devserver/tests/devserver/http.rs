@@ -19,11 +19,7 @@ async fn login_v1_shape_get_and_post() {
             addr,
             method,
             "/login",
-            &[
-                ("X-WX-Code", "dev:alice"),
-                ("X-WX-Encrypted-Data", "abc"),
-                ("X-WX-IV", "iv"),
-            ],
+            &[("X-WX-Code", "dev:alice"), ("X-WX-Encrypted-Data", "abc"), ("X-WX-IV", "iv")],
             "",
         )
         .await;
@@ -61,10 +57,7 @@ async fn login_without_code_is_a_400() {
         assert!(v.get("session").is_none());
     }
     let long = "x".repeat(600);
-    assert_eq!(
-        get(addr, "/login", &[("X-WX-Code", &long)]).await.status,
-        400
-    );
+    assert_eq!(get(addr, "/login", &[("X-WX-Code", &long)]).await.status, 400);
     stop(server).await;
 }
 
@@ -92,15 +85,11 @@ async fn user_checks_the_session() {
 
     let r = get(addr, "/user", &[("X-WX-Id", &id), ("X-WX-Skey", &skey)]).await;
     assert_eq!(r.status, 200);
-    assert_eq!(
-        r.json(),
-        json!({"code": 0, "message": "ok", "data": {"userInfo": user}})
-    );
+    assert_eq!(r.json(), json!({"code": 0, "message": "ok", "data": {"userInfo": user}}));
 
-    for headers in [
-        vec![("X-WX-Id", id.as_str()), ("X-WX-Skey", "0000")],
-        vec![("X-WX-Id", "0000"), ("X-WX-Skey", skey.as_str())],
-    ] {
+    for headers in
+        [vec![("X-WX-Id", id.as_str()), ("X-WX-Skey", "0000")], vec![("X-WX-Id", "0000"), ("X-WX-Skey", skey.as_str())]]
+    {
         let r = get(addr, "/user", &headers).await;
         assert_eq!(r.status, 200);
         let v = r.json();
@@ -109,11 +98,7 @@ async fn user_checks_the_session() {
         assert!(v["message"].is_string());
     }
 
-    for headers in [
-        vec![],
-        vec![("X-WX-Id", id.as_str())],
-        vec![("X-WX-Skey", skey.as_str())],
-    ] {
+    for headers in [vec![], vec![("X-WX-Id", id.as_str())], vec![("X-WX-Skey", skey.as_str())]] {
         let r = get(addr, "/user", &headers).await;
         assert_eq!(r.status, 200);
         let v = r.json();
@@ -125,19 +110,12 @@ async fn user_checks_the_session() {
 
 #[tokio::test]
 async fn sessions_expire_after_the_ttl() {
-    let (server, addr) = start(Config {
-        session_ttl: Duration::from_millis(300),
-        ..quiet()
-    })
-    .await;
+    let (server, addr) = start(Config { session_ttl: Duration::from_millis(300), ..quiet() }).await;
     let (id, skey, _) = login(addr, "dev:dave").await;
     let h = [("X-WX-Id", id.as_str()), ("X-WX-Skey", skey.as_str())];
     assert_eq!(get(addr, "/user", &h).await.json()["code"], 0);
     tokio::time::sleep(Duration::from_millis(350)).await;
-    assert_eq!(
-        get(addr, "/user", &h).await.json()["error"],
-        "ERR_INVALID_SESSION"
-    );
+    assert_eq!(get(addr, "/user", &h).await.json()["error"], "ERR_INVALID_SESSION");
     stop(server).await;
 }
 
@@ -147,19 +125,13 @@ async fn expire_hook_and_stats() {
     let (id, skey, _) = login(addr, "dev:erin").await;
     login(addr, "dev:frank").await;
     let stats = get(addr, "/dev/stats", &[]).await.json();
-    assert_eq!(
-        (stats["sessions"].as_u64(), stats["sockets"].as_u64()),
-        (Some(2), Some(0))
-    );
+    assert_eq!((stats["sessions"].as_u64(), stats["sockets"].as_u64()), (Some(2), Some(0)));
 
     let r = http(addr, "POST", "/dev/expire-sessions", &[], "").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["expired"], 2);
     let h = [("X-WX-Id", id.as_str()), ("X-WX-Skey", skey.as_str())];
-    assert_eq!(
-        get(addr, "/user", &h).await.json()["error"],
-        "ERR_INVALID_SESSION"
-    );
+    assert_eq!(get(addr, "/user", &h).await.json()["error"], "ERR_INVALID_SESSION");
     assert_eq!(get(addr, "/dev/stats", &[]).await.json()["sessions"], 0);
     // A new login works again.
     let (id, skey, _) = login(addr, "dev:erin").await;
@@ -172,18 +144,11 @@ async fn expire_hook_and_stats() {
 async fn echo_api() {
     let (server, addr) = start(quiet()).await;
     let (id, skey, user) = login(addr, "dev:gina").await;
-    let h = [
-        ("X-WX-Id", id.as_str()),
-        ("X-WX-Skey", skey.as_str()),
-        ("content-type", "application/json"),
-    ];
+    let h = [("X-WX-Id", id.as_str()), ("X-WX-Skey", skey.as_str()), ("content-type", "application/json")];
 
     let r = http(addr, "POST", "/api/echo", &h, r#"{"a":[1,"two",null]}"#).await;
     assert_eq!(r.status, 200);
-    assert_eq!(
-        r.json(),
-        json!({"code": 0, "data": {"userInfo": user, "echo": {"a": [1, "two", null]}}})
-    );
+    assert_eq!(r.json(), json!({"code": 0, "data": {"userInfo": user, "echo": {"a": [1, "two", null]}}}));
 
     let r = http(addr, "POST", "/api/echo", &h, "").await;
     assert_eq!(r.json()["data"]["echo"], json!(null));
@@ -204,11 +169,7 @@ async fn echo_api() {
 
 #[tokio::test]
 async fn v2_shapes() {
-    let (server, addr) = start(Config {
-        v2: true,
-        ..quiet()
-    })
-    .await;
+    let (server, addr) = start(Config { v2: true, ..quiet() }).await;
     let r = get(addr, "/login", &[("X-WX-Code", "dev:hank")]).await;
     assert_eq!(r.status, 200);
     let v = r.json();
@@ -227,10 +188,7 @@ async fn v2_shapes() {
         let r = get(addr, "/user", &headers).await;
         assert_eq!(r.status, 401);
         let v = r.json();
-        assert_eq!(
-            (v["code"].as_i64(), v["error"].as_str()),
-            (Some(-1), Some("ERR_SESSION_INVALID"))
-        );
+        assert_eq!((v["code"].as_i64(), v["error"].as_str()), (Some(-1), Some("ERR_SESSION_INVALID")));
     }
 
     let r = get(addr, "/tunnel", &[("X-WX-Skey", &skey)]).await;
@@ -238,10 +196,7 @@ async fn v2_shapes() {
     let v = r.json();
     assert_eq!(v["code"], 0);
     let tunnel_id = v["data"]["tunnelId"].as_str().unwrap();
-    assert_eq!(
-        v["data"]["connectUrl"],
-        format!("ws://{addr}/ws/{tunnel_id}")
-    );
+    assert_eq!(v["data"]["connectUrl"], format!("ws://{addr}/ws/{tunnel_id}"));
 
     let r = get(addr, "/login", &[]).await;
     assert_eq!(r.status, 400);
@@ -259,10 +214,7 @@ async fn unknown_paths_and_methods_are_json_errors() {
     let r = http(addr, "DELETE", "/user", &[], "").await;
     assert_eq!(r.status, 405);
     assert_eq!(r.json()["error"], "ERR_METHOD_NOT_ALLOWED");
-    assert_eq!(
-        http(addr, "GET", "/dev/drop-sockets", &[], "").await.status,
-        405
-    );
+    assert_eq!(http(addr, "GET", "/dev/drop-sockets", &[], "").await.status, 405);
 
     let r = get(addr, "/ws/0123456789abcdef", &[]).await;
     assert_eq!(r.status, 404);
@@ -274,10 +226,7 @@ async fn unknown_paths_and_methods_are_json_errors() {
     assert_eq!(r.json()["error"], "ERR_CHECK_LOGIN_FAILED");
     let r = get(addr, "/login", &[("X-WX-Code", "é")]).await;
     assert_eq!(r.status, 400);
-    assert_eq!(
-        get(addr, "/user", &[("X-WX-Id", "\u{7f}")]).await.status,
-        400
-    );
+    assert_eq!(get(addr, "/user", &[("X-WX-Id", "\u{7f}")]).await.status, 400);
     assert_eq!(get(addr, "/dev/stats", &[]).await.status, 200);
     stop(server).await;
 }
@@ -295,38 +244,22 @@ async fn static_and_sdk_dirs() {
     std::fs::write(sdk.join("qcloud_bg.wasm"), b"\0asm\x01\0\0\0").unwrap();
     std::fs::write(sdk.join("qcloud.js"), "export {}").unwrap();
 
-    let (server, addr) = start(Config {
-        static_dir: Some(www),
-        sdk_dir: Some(sdk),
-        ..quiet()
-    })
-    .await;
+    let (server, addr) = start(Config { static_dir: Some(www), sdk_dir: Some(sdk), ..quiet() }).await;
     let r = get(addr, "/", &[]).await;
     assert_eq!((r.status, r.body.as_slice()), (200, &b"<h1>hi</h1>"[..]));
     assert!(r.header("content-type").starts_with("text/html"));
     assert_eq!(r.header("cache-control"), "no-cache");
     assert_eq!(get(addr, "/sub/", &[]).await.body, b"<p>sub</p>");
-    assert!(get(addr, "/app.js", &[])
-        .await
-        .header("content-type")
-        .contains("javascript"));
+    assert!(get(addr, "/app.js", &[]).await.header("content-type").contains("javascript"));
 
     let r = get(addr, "/sdk/qcloud_bg.wasm", &[]).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), "application/wasm");
     assert_eq!(r.header("cache-control"), "no-cache");
     assert_eq!(r.body, b"\0asm\x01\0\0\0");
-    assert!(get(addr, "/sdk/qcloud.js", &[])
-        .await
-        .header("content-type")
-        .contains("javascript"));
+    assert!(get(addr, "/sdk/qcloud.js", &[]).await.header("content-type").contains("javascript"));
 
-    for path in [
-        "/missing.txt",
-        "/sdk/missing.js",
-        "/sdk/../www/index.html",
-        "/%2e%2e/etc/passwd",
-    ] {
+    for path in ["/missing.txt", "/sdk/missing.js", "/sdk/../www/index.html", "/%2e%2e/etc/passwd"] {
         let r = get(addr, path, &[]).await;
         assert!(r.status == 404 || r.status == 400, "{path}: {}", r.status);
     }
@@ -335,10 +268,7 @@ async fn static_and_sdk_dirs() {
     let r = http(addr, "POST", "/index.html", &[], "").await;
     assert_eq!(r.status, 404);
     // Routes still win over files.
-    assert_eq!(
-        get(addr, "/login", &[("X-WX-Code", "dev:x")]).await.json()[MAGIC],
-        1
-    );
+    assert_eq!(get(addr, "/login", &[("X-WX-Code", "dev:x")]).await.json()[MAGIC], 1);
     stop(server).await;
     let _ = std::fs::remove_dir_all(root);
 }
@@ -359,9 +289,7 @@ async fn binary_prints_its_address_and_stops_on_sigterm() {
     })
     .await
     .unwrap();
-    let port = line
-        .strip_prefix("Wafer dev server listening on http://127.0.0.1:")
-        .expect(&line);
+    let port = line.strip_prefix("Wafer dev server listening on http://127.0.0.1:").expect(&line);
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port.parse::<u16>().unwrap()));
     assert_eq!(get(addr, "/dev/stats", &[]).await.json()["sockets"], 0);
 
@@ -379,10 +307,7 @@ async fn binary_prints_its_address_and_stops_on_sigterm() {
         }
         let _ = next(&mut ws).await;
     });
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    let killed = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
     let started = std::time::Instant::now();
     let status = loop {
@@ -396,14 +321,8 @@ async fn binary_prints_its_address_and_stops_on_sigterm() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
     assert!(status.success(), "{status:?}");
-    assert!(
-        started.elapsed() < Duration::from_millis(800),
-        "{:?}",
-        started.elapsed()
-    );
-    let rest = tokio::task::spawn_blocking(move || lines.next())
-        .await
-        .unwrap();
+    assert!(started.elapsed() < Duration::from_millis(800), "{:?}", started.elapsed());
+    let rest = tokio::task::spawn_blocking(move || lines.next()).await.unwrap();
     assert!(rest.is_none(), "exactly one line on stdout");
     client.await.unwrap();
 }

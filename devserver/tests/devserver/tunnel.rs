@@ -45,43 +45,21 @@ async fn tunnel_gives_a_ws_url_checked_like_user() {
     let url = tunnel_url(addr, "dev:alice", Some("evil/path?x")).await;
     assert!(url.starts_with(&format!("ws://{addr}/ws/")), "{url}");
 
-    assert_eq!(
-        get(addr, "/tunnel", &[]).await.json()["error"],
-        "ERR_CHECK_LOGIN_FAILED"
-    );
+    assert_eq!(get(addr, "/tunnel", &[]).await.json()["error"], "ERR_CHECK_LOGIN_FAILED");
     let r = get(addr, "/tunnel", &[("X-WX-Id", "1"), ("X-WX-Skey", "2")]).await;
     assert_eq!(r.json()["error"], "ERR_INVALID_SESSION");
-    assert_eq!(
-        get(addr, "/dev/stats", &[]).await.json()["pendingTunnels"],
-        4
-    );
+    assert_eq!(get(addr, "/dev/stats", &[]).await.json()["pendingTunnels"], 4);
     stop(server).await;
 }
 
 #[tokio::test]
 async fn timeout_frame_then_ping_pong() {
-    let (server, addr) = start(Config {
-        heartbeat: 7,
-        ..quiet()
-    })
-    .await;
+    let (server, addr) = start(Config { heartbeat: 7, ..quiet() }).await;
     let (mut ws, user) = connect_as(addr, "dev:alice").await;
     assert_eq!(next_text(&mut ws).await, "timeout:7");
-    assert_eq!(
-        next_message(&mut ws).await,
-        ("people".into(), json!({"total": 1, "enter": user}))
-    );
+    assert_eq!(next_message(&mut ws).await, ("people".into(), json!({"total": 1, "enter": user})));
     // Unknown and invalid frames are ignored.
-    for junk in [
-        "hello",
-        "hello:1",
-        "message",
-        "message:{not json",
-        "message:[1]",
-        "pong",
-        "timeout:3",
-        "",
-    ] {
+    for junk in ["hello", "hello:1", "message", "message:{not json", "message:[1]", "pong", "timeout:3", ""] {
         send(&mut ws, junk).await;
     }
     send(&mut ws, r#"message:{"type":"other","content":1}"#).await;
@@ -108,11 +86,7 @@ impl SendBinary for Ws {
 
 #[tokio::test]
 async fn heartbeat_zero_sends_no_timeout_frame() {
-    let (server, addr) = start(Config {
-        heartbeat: 0,
-        ..quiet()
-    })
-    .await;
+    let (server, addr) = start(Config { heartbeat: 0, ..quiet() }).await;
     let (mut ws, _) = connect_as(addr, "dev:alice").await;
     assert_eq!(next_message(&mut ws).await.0, "people");
     stop(server).await;
@@ -123,10 +97,7 @@ async fn two_clients_chat() {
     let (server, addr) = start(quiet()).await;
     let (mut a, alice) = connect_as(addr, "dev:alice").await;
     assert_eq!(next_text(&mut a).await, "timeout:15");
-    assert_eq!(
-        next_message(&mut a).await,
-        ("people".into(), json!({"total": 1, "enter": alice}))
-    );
+    assert_eq!(next_message(&mut a).await, ("people".into(), json!({"total": 1, "enter": alice})));
 
     let (mut b, bob) = connect_as(addr, "dev:bob").await;
     assert_eq!(next_text(&mut b).await, "timeout:15");
@@ -134,23 +105,12 @@ async fn two_clients_chat() {
     assert_eq!(next_message(&mut b).await, bob_enters);
     assert_eq!(next_message(&mut a).await, bob_enters);
 
-    send(
-        &mut a,
-        r#"message:{"type":"speak","content":{"word":"hi: there"}}"#,
-    )
-    .await;
-    let said = (
-        "speak".to_owned(),
-        json!({"who": alice, "word": "hi: there"}),
-    );
+    send(&mut a, r#"message:{"type":"speak","content":{"word":"hi: there"}}"#).await;
+    let said = ("speak".to_owned(), json!({"who": alice, "word": "hi: there"}));
     assert_eq!(next_message(&mut a).await, said);
     assert_eq!(next_message(&mut b).await, said);
 
-    send(
-        &mut b,
-        r#"message:{"type":"speak","content":{"word":"你好"}}"#,
-    )
-    .await;
+    send(&mut b, r#"message:{"type":"speak","content":{"word":"你好"}}"#).await;
     let said = ("speak".to_owned(), json!({"who": bob, "word": "你好"}));
     assert_eq!(next_message(&mut a).await, said);
     assert_eq!(next_message(&mut b).await, said);
@@ -158,10 +118,7 @@ async fn two_clients_chat() {
     // `close` from bob: the server closes his socket, alice sees him leave.
     send(&mut b, "close").await;
     expect_close(&mut b, 1000).await;
-    assert_eq!(
-        next_message(&mut a).await,
-        ("people".into(), json!({"total": 1, "leave": bob}))
-    );
+    assert_eq!(next_message(&mut a).await, ("people".into(), json!({"total": 1, "leave": bob})));
     wait_stat(addr, "sockets", 1).await;
 
     // A WebSocket close from alice counts as leaving too.
@@ -179,18 +136,8 @@ async fn oversized_frame_closes_with_1009() {
     next_message(&mut ws).await;
     // Exactly at the limit is fine.
     let word = "x".repeat(64 * 1024 - r#"message:{"type":"speak","content":{"word":""}}"#.len());
-    send(
-        &mut ws,
-        &format!(r#"message:{{"type":"speak","content":{{"word":"{word}"}}}}"#),
-    )
-    .await;
-    assert_eq!(
-        next_message(&mut ws).await.1["word"]
-            .as_str()
-            .unwrap()
-            .len(),
-        word.len()
-    );
+    send(&mut ws, &format!(r#"message:{{"type":"speak","content":{{"word":"{word}"}}}}"#)).await;
+    assert_eq!(next_message(&mut ws).await.1["word"].as_str().unwrap().len(), word.len());
 
     send(&mut ws, &"y".repeat(64 * 1024 + 1)).await;
     expect_close(&mut ws, 1009).await;
@@ -227,11 +174,7 @@ async fn drop_sockets_hook_closes_without_close_frame() {
 
 #[tokio::test]
 async fn tunnel_ids_are_single_use_and_expire() {
-    let (server, addr) = start(Config {
-        tunnel_ttl: Duration::from_millis(300),
-        ..quiet()
-    })
-    .await;
+    let (server, addr) = start(Config { tunnel_ttl: Duration::from_millis(300), ..quiet() }).await;
     let url = tunnel_url(addr, "dev:alice", None).await;
     let ws = ws_connect(&url).await;
     let again = tokio_tungstenite::connect_async(&url).await;
@@ -261,11 +204,7 @@ async fn tunnel_ids_are_single_use_and_expire() {
 
 #[tokio::test]
 async fn socket_limit_answers_503() {
-    let (server, addr) = start(Config {
-        max_sockets: 2,
-        ..quiet()
-    })
-    .await;
+    let (server, addr) = start(Config { max_sockets: 2, ..quiet() }).await;
     let (_a, _) = connect_as(addr, "dev:a").await;
     let (_b, _) = connect_as(addr, "dev:b").await;
     let url = tunnel_url(addr, "dev:c", None).await;
@@ -284,11 +223,7 @@ async fn socket_limit_answers_503() {
 
 #[tokio::test]
 async fn slow_reader_is_dropped_when_its_queue_fills() {
-    let (server, addr) = start(Config {
-        queue_len: 4,
-        ..quiet()
-    })
-    .await;
+    let (server, addr) = start(Config { queue_len: 4, ..quiet() }).await;
     let (_slow, _) = connect_as(addr, "dev:slow").await; // never reads
     let (mut fast, _) = connect_as(addr, "dev:fast").await;
     let word = "z".repeat(60 * 1024);
@@ -300,8 +235,7 @@ async fn slow_reader_is_dropped_when_its_queue_fills() {
         loop {
             let (kind, content) = match next_text(&mut fast).await {
                 t if t.starts_with("message:") => {
-                    let v: serde_json::Value =
-                        serde_json::from_str(&t["message:".len()..]).unwrap();
+                    let v: serde_json::Value = serde_json::from_str(&t["message:".len()..]).unwrap();
                     (v["type"].as_str().unwrap().to_owned(), v["content"].clone())
                 }
                 _ => continue,
@@ -315,10 +249,7 @@ async fn slow_reader_is_dropped_when_its_queue_fills() {
                 return;
             }
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "slow reader never dropped"
-        );
+        assert!(tokio::time::Instant::now() < deadline, "slow reader never dropped");
     }
 }
 
@@ -331,24 +262,14 @@ async fn shutdown_sends_going_away() {
     let client = tokio::spawn(async move { expect_close(&mut ws, 1001).await });
     let started = std::time::Instant::now();
     stop(server).await;
-    assert!(
-        started.elapsed() < Duration::from_millis(500),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_millis(500), "{:?}", started.elapsed());
     client.await.unwrap();
-    assert!(
-        tokio::net::TcpStream::connect(addr).await.is_err(),
-        "listener closed"
-    );
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "listener closed");
 }
 
 #[tokio::test]
 async fn silent_sockets_are_dropped() {
-    let config = Config {
-        idle_timeout: Some(Duration::from_millis(300)),
-        ..quiet()
-    };
+    let config = Config { idle_timeout: Some(Duration::from_millis(300)), ..quiet() };
     let (server, addr) = start(config).await;
     let (mut silent, _) = connect_as(addr, "dev:silent").await;
     let (mut talker, _) = connect_as(addr, "dev:talker").await;
