@@ -122,8 +122,10 @@ async function loadOurs() {
     name: 'this SDK (wasm)',
     qcloud,
     st,
+    close: () => tunnel.close(),
     inbound: (n) => { for (let i = 0; i < n; i++) deliver({ data: FRAMES[i % FRAMES.length] }); },
     emit: (n) => { for (let i = 0; i < n; i++) tunnel.emit('speak', { word: 'hello', n: i }); },
+    tunnelEmit: (type, content) => tunnel.emit(type, content),
     request: (n) => {
       let done = 0;
       for (let i = 0; i < n; i++) qcloud.request({ url: 'https://example.com/api', success: () => { done++; } });
@@ -151,8 +153,10 @@ async function loadOriginal() {
   return {
     name: 'original JS SDK 0.8.4',
     st,
+    close: () => tunnel.close(),
     inbound: (n) => { for (let i = 0; i < n; i++) deliver({ data: FRAMES[i % FRAMES.length] }); },
     emit: (n) => { for (let i = 0; i < n; i++) tunnel.emit('speak', { word: 'hello', n: i }); },
+    tunnelEmit: (type, content) => tunnel.emit(type, content),
     request: (n) => {
       let done = 0;
       for (let i = 0; i < n; i++) qcloud.request({ url: 'https://example.com/api', success: () => { done++; } });
@@ -175,6 +179,33 @@ function baseline() {
   };
 }
 
+/**
+ * Cold start: milliseconds from `require` to ready (ours: `qcloud.ready` resolved; the
+ * original is ready when `require` returns), each in a fresh Node process so nothing is
+ * cached. Median of `runs`.
+ */
+function coldStart(runs) {
+  const { execFileSync } = require('child_process');
+  const ours = `const t0 = process.hrtime.bigint();
+    const q = require(${JSON.stringify(path.join(ROOT, 'pkg', 'index.js'))});
+    q.init({ wx: {} });
+    q.ready.then(() => console.log(Number(process.hrtime.bigint() - t0) / 1e6));`;
+  const orig = `const f = () => {};
+    global.wx = { onSocketOpen: f, onSocketClose: f, onSocketMessage: f, onSocketError: f };
+    const t0 = process.hrtime.bigint();
+    require('wafer-client-sdk');
+    console.log(Number(process.hrtime.bigint() - t0) / 1e6);`;
+  const one = (src) => Number(execFileSync(process.execPath, ['-e', src], { cwd: ROOT, encoding: 'utf8' }).trim());
+  const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const a = [];
+  const b = [];
+  for (let i = 0; i < runs; i++) {
+    a.push(one(ours));
+    b.push(one(orig));
+  }
+  return { ours: median(a), orig: median(b) };
+}
+
 async function main() {
   const N = QUICK ? 50000 : 200000;
   const ours = await loadOurs();
@@ -186,6 +217,16 @@ async function main() {
   const req = race({ ours: ours.request, orig: orig.request }, RN);
   ours.st.sharedReads = orig.st.sharedReads = true;
   const reqShared = race({ ours: ours.request, orig: orig.request }, RN);
+  const emitSizes = {};
+  for (const size of [100, 4096, 65536]) {
+    const content = { word: 'x'.repeat(size - 30) };
+    const n = Math.max(2000, Math.floor((QUICK ? 2e6 : 8e6) / size));
+    emitSizes[size] = race({
+      ours: (k) => { for (let i = 0; i < k; i++) ours.tunnelEmit('speak', content); },
+      orig: (k) => { for (let i = 0; i < k; i++) orig.tunnelEmit('speak', content); },
+    }, n);
+  }
+  const cold = coldStart(QUICK ? 5 : 15);
   const base = inbound.base, inboundOurs = inbound.ours, inboundOrig = inbound.orig;
   const emitOurs = emit.ours, emitOrig = emit.orig, reqOurs = req.ours, reqOrig = req.orig;
   const rows = [];
@@ -194,6 +235,11 @@ async function main() {
   rows.push(['inbound messages dispatched', k(inboundOurs) + ' (' + pct(inboundOurs / base) + ' of bare)',
     k(inboundOrig) + ' (' + pct(inboundOrig / base) + ' of bare)', k(base) + ' bare JSON.parse + callback']);
   rows.push(['emit', k(emitOurs), k(emitOrig), (emitOurs / emitOrig).toFixed(2) + '× the original']);
+  for (const size of Object.keys(emitSizes)) {
+    const e = emitSizes[size];
+    rows.push([`emit of a ${size >= 1024 ? size / 1024 + ' KB' : size + ' B'} message`, k(e.ours), k(e.orig), (e.ours / e.orig).toFixed(2) + '× the original']);
+  }
+  rows.push(['cold start (require → ready, fresh process)', cold.ours.toFixed(1) + ' ms', cold.orig.toFixed(1) + ' ms', (cold.ours / cold.orig).toFixed(2) + '× the original']);
   rows.push(['request (session headers, sync fake wx, storage reads copy as in wx)', k(reqOurs), k(reqOrig), (reqOurs / reqOrig).toFixed(2) + '× the original']);
   rows.push(['request, storage reads free (the SDKs\' bare cost)', k(reqShared.ours), k(reqShared.orig), (reqShared.ours / reqShared.orig).toFixed(2) + '× the original']);
 
@@ -235,6 +281,10 @@ async function main() {
   out.push(`wasm module: ${raw.length.toLocaleString('en')} B raw, ${gz.toLocaleString('en')} B gzip -9, ${br.toLocaleString('en')} B brotli -q 11` +
     ` (targets: ≤ 100 KB raw, ≤ 40 KB brotli). The original SDK's JS: ${origSize.toLocaleString('en')} B.`);
   console.log(out.join('\n'));
+  // Close what the run opened (heartbeat timers), and end.
+  ours.close();
+  orig.close();
+  process.exit(0);
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });

@@ -1,4 +1,4 @@
-//! The `ERR_*` keys and `.type` values of PROTOCOL.md §1, plus `ERR_REQUEST_FAILED`.
+//! The `ERR_*` keys and `.type` values of docs/PROTOCOL.md §1, plus `ERR_REQUEST_FAILED`.
 mod common;
 
 use wafer_core::session::ErrorKind;

@@ -1,5 +1,5 @@
 //! The client: the session service and the tunnels of one SDK instance, and every rule
-//! that joins them (PROTOCOL.md §2–§5).
+//! that joins them (docs/PROTOCOL.md §2–§5).
 //!
 //! A [`Client`] owns the rules the two services share: a tunnel's service-URL request is
 //! an ordinary session request (the stored session, or none; one re-login and one retry

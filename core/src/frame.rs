@@ -1,4 +1,4 @@
-//! The tunnel frame codec (PROTOCOL.md §5).
+//! The tunnel frame codec (docs/PROTOCOL.md §5).
 //!
 //! A frame is text: `type` or `type:body`, split at the **first** colon only.
 //! Client → server: `message:{"type":T,"content":C}`, `ping`, `close`.

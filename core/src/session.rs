@@ -1,5 +1,5 @@
 //! The session service state machine: login (single-flight, with a deadline), session
-//! requests with re-login and retry (PROTOCOL.md §3–4, v1 and v2 servers).
+//! requests with re-login and retry (docs/PROTOCOL.md §3–4, v1 and v2 servers).
 //!
 //! `V` is an opaque host value the core never inspects (user info, wx error details,
 //! raw responses, request data): a `JsValue` in the driver, anything `Clone` in tests.
@@ -68,7 +68,7 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    /// Every kind, in the order of PROTOCOL.md §1.
+    /// Every kind, in the order of docs/PROTOCOL.md §1.
     pub const ALL: [ErrorKind; 8] = [
         ErrorKind::InvalidParams,
         ErrorKind::WxLoginFailed,
@@ -745,7 +745,7 @@ impl<V: Clone> Default for SessionService<V> {
     }
 }
 
-/// Reads a login response: the session to store, or the error (PROTOCOL.md §3 step 5).
+/// Reads a login response: the session to store, or the error (docs/PROTOCOL.md §3 step 5).
 fn classify_login_response<V>(
     response: LoginResponse<V>,
     user_info: Option<V>,

@@ -1,4 +1,4 @@
-//! The tunnel state machine (PROTOCOL.md §5, without the bugs of §8).
+//! The tunnel state machine (docs/PROTOCOL.md §5, without the bugs of §8).
 //!
 //! `P` is an outbound packet as the host holds it (the driver: the encoded frame text;
 //! tests: `String`). `D` is an opaque error detail from the host.

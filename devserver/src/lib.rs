@@ -1,5 +1,5 @@
 //! Local Wafer dev server: login, checked endpoints, the tunnel relay and the chat room
-//! of the original demo (PROTOCOL.md §3, §5, §6), with hooks for end-to-end tests.
+//! of the original demo (docs/PROTOCOL.md §3, §5, §6), with hooks for end-to-end tests.
 //!
 //! ```no_run
 //! # async fn run() -> std::io::Result<()> {
@@ -39,7 +39,7 @@ use tower_http::services::ServeDir;
 pub use room::{CLOSE_GOING_AWAY, CLOSE_NORMAL, CLOSE_TOO_BIG};
 pub use users::{UserInfo, DEV_CODE_PREFIX};
 
-/// The key v1 servers put in every session-layer answer (PROTOCOL.md §1): the core's.
+/// The key v1 servers put in every session-layer answer (docs/PROTOCOL.md §1): the core's.
 pub use wafer_core::session::MAGIC_ID;
 
 /// Login request headers (lowercase: the names `http` matches on; the core spells them

@@ -1,4 +1,4 @@
-//! The tunnel socket and the chat room of the original demo (PROTOCOL.md §5, §6).
+//! The tunnel socket and the chat room of the original demo (docs/PROTOCOL.md §5, §6).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,8 +1,8 @@
-// Regression tests for problems found in review: effects re-entered from listeners and
-// callbacks keep their order, closed tunnels are not forgotten with something left to
-// report, control frames are never requeued as packets, a throwing getter in options
-// cannot break the wasm instance, the stored session is followed, connectSocket's `fail`
-// counts, and a server type `*` reaches `*` listeners as (type, payload).
+// Re-entrancy and robustness: SDK calls made from listeners and callbacks keep events in
+// order, a closed tunnel keeps what it still has to report, control frames are never
+// requeued as packets, a throwing getter in options cannot break the wasm instance, the
+// stored session is followed, connectSocket's `fail` counts, and a server type `*`
+// reaches `*` listeners as (type, payload).
 'use strict';
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
