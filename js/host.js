@@ -259,16 +259,22 @@ export function op_done(op, value) {
   if (e.resolve) e.resolve(value);
 }
 
+/** A `RequestError` (`request`) or `LoginError` with `.type`, `.message` and `.detail`. */
+export function make_error(request, type, message, detail) {
+  try {
+    return state.makeError(request, type, message, detail);
+  } catch (e) {
+    var err = new Error(message);
+    err.type = type;
+    if (detail !== undefined) err.detail = detail;
+    return err;
+  }
+}
+
 export function op_fail(op, request, type, message, detail) {
   var e = finish(op);
   if (!e) return;
-  var err;
-  try {
-    err = state.makeError(request, type, message, detail);
-  } catch (e) {
-    err = new Error(message);
-    err.type = type;
-  }
+  var err = make_error(request, type, message, detail);
   safeCall(e.fail, err);
   safeCall(e.complete, err);
   if (e.reject) e.reject(err);

@@ -261,16 +261,22 @@ function op_done(op, value) {
   if (e.resolve) e.resolve(value);
 }
 
+/** A `RequestError` (`request`) or `LoginError` with `.type`, `.message` and `.detail`. */
+function make_error(request, type, message, detail) {
+  try {
+    return state.makeError(request, type, message, detail);
+  } catch (e) {
+    var err = new Error(message);
+    err.type = type;
+    if (detail !== undefined) err.detail = detail;
+    return err;
+  }
+}
+
 function op_fail(op, request, type, message, detail) {
   var e = finish(op);
   if (!e) return;
-  var err;
-  try {
-    err = state.makeError(request, type, message, detail);
-  } catch (e) {
-    err = new Error(message);
-    err.type = type;
-  }
+  var err = make_error(request, type, message, detail);
   safeCall(e.fail, err);
   safeCall(e.complete, err);
   if (e.reject) e.reject(err);
@@ -569,6 +575,7 @@ exports.stored_session_is = stored_session_is;
 exports.storage_set = storage_set;
 exports.storage_remove = storage_remove;
 exports.op_done = op_done;
+exports.make_error = make_error;
 exports.op_fail = op_fail;
 exports.socket_connect = socket_connect;
 exports.socket_send = socket_send;

@@ -186,14 +186,11 @@ pub fn fail(op: u32, request: bool, e: &Error<Js>) {
     js::op_fail(op, request, e.kind.type_str(), &e.message, &detail);
 }
 
-/// A `LoginError` / `RequestError` shaped value for a tunnel error's detail.
+/// The `LoginError` / `RequestError` of a failed service-URL request, for the detail of
+/// tunnel `error` 1001.
 fn error_value(e: &Error<Js>) -> JsValue {
-    let err: JsValue = js_sys::Error::new(&e.message).into();
-    js::set(&err, Key::r#type, &JsValue::from_str(e.kind.type_str()));
-    if let Some(d) = &e.detail {
-        js::set(&err, Key::detail, &d.0);
-    }
-    err
+    let detail = e.detail.as_ref().map_or(JsValue::UNDEFINED, |d| d.0.clone());
+    js::make_error(e.kind.raised_by_request(), e.kind.type_str(), &e.message, &detail)
 }
 
 /// `{code, message, detail}` of an `error` event.

@@ -1,15 +1,17 @@
 //! `request` sends at once with `buildSessionHeader()`: v1 id + skey, v2 skey only, or
-//! nothing without a session; `login: true` with a session does not log in.
+//! nothing without a session; `login: true` with a session checks it with
+//! `wx.checkSession` first (as the original's `login()` does), then sends.
 mod common;
 
 use common::session_harness::*;
-use wafer_core::session::StoredSession;
+use wafer_core::session::{FlowId, Output, StoredSession};
 
 #[test]
 fn v1_session_headers() {
     let mut h = Harness::with_session(v1_session("sid", "skey", "u"));
     assert_eq!(h.request(1, false), vec![send(1, 0, v1_headers("sid", "skey"))]);
-    assert_eq!(h.request(2, true), vec![send(2, 0, v1_headers("sid", "skey"))], "login: true is free with a session");
+    assert_eq!(h.request(2, true), vec![Output::CheckSession { flow: FlowId(0) }]);
+    assert_eq!(h.check_session(0, true), vec![send(2, 0, v1_headers("sid", "skey"))]);
 }
 
 #[test]

@@ -52,8 +52,10 @@ fn a_joiner_follows_the_running_flow_not_its_own_options() {
 }
 
 #[test]
-fn requests_with_a_session_do_not_wait_for_a_running_login() {
+fn login_requests_with_a_session_join_the_running_check() {
     let mut h = Harness::with_session(v1_session("sid", "skey", "u"));
     assert_eq!(h.login(1, opts()), vec![Output::CheckSession { flow: wafer_core::session::FlowId(0) }]);
-    assert_eq!(h.request(2, true), vec![send(2, 0, v1_headers("sid", "skey"))]);
+    assert_eq!(h.request(2, true), vec![], "joins the running wx.checkSession");
+    assert_eq!(h.request(3, false), vec![send(3, 0, v1_headers("sid", "skey"))], "no login: sent at once");
+    assert_eq!(h.check_session(0, true), vec![login_ok(1, Some("u")), send(2, 0, v1_headers("sid", "skey"))]);
 }

@@ -1,5 +1,5 @@
 //! A `close` frame from the server on the current connection closes the tunnel like
-//! `close()`, but without sending a `close` frame back.
+//! `close()`: a `close` frame back (as the original answers), the socket closed, `close`.
 
 mod common;
 
@@ -12,7 +12,7 @@ fn server_close_frame_closes_the_tunnel() {
     let conn = h.open_active();
     h.advance(1000);
     h.frame(conn, "close");
-    assert_eq!(h.take(), vec![close_socket(conn), event(Event::Close)]);
+    assert_eq!(h.take(), vec![close_frame(conn), close_socket(conn), event(Event::Close)]);
     assert_eq!(h.status(), TunnelStatus::Closed);
     assert_eq!(h.tunnel.poll_timeout(), None);
 
@@ -26,5 +26,5 @@ fn server_close_frame_with_a_body_closes_too() {
     let mut h = TunnelHarness::new();
     let conn = h.open_active();
     h.frame(conn, "close:bye");
-    assert_eq!(h.take(), vec![close_socket(conn), event(Event::Close)]);
+    assert_eq!(h.take(), vec![close_frame(conn), close_socket(conn), event(Event::Close)]);
 }

@@ -405,7 +405,9 @@ impl<V: Clone> SessionService<V> {
             return;
         }
         self.requests.insert(op, PendingRequest { attempt: 0, phase: Phase::AwaitingLogin, login_options });
-        if login && self.session.is_none() {
+        // `login: true` logs in first, as `login()` does: with a session that is one
+        // `wx.checkSession` (shared by concurrent callers), as in the original.
+        if login {
             self.await_login(now, op);
         } else {
             self.send(op);

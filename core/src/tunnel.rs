@@ -387,6 +387,8 @@ impl<P, D> Tunnel<P, D> {
                 self.ping(now);
             }
             Frame::Close => {
+                // Answered with `close`, as the original does, then closed.
+                self.push(Output::Send { conn, frame: Outbound::Close });
                 self.shut_down();
                 self.report_unsent();
                 self.push_event(Event::Close);
