@@ -11,7 +11,12 @@ var glue = require('./lib/wasm.js');
 var host = require('./lib/host.js');
 var state = host.state;
 
-/** Where the package sits in a mini-program's code package (bower layout). */
+/**
+ * Where the module sits in a mini-program's code package: here the bower layout's path. A
+ * mini-program module cannot find its own location (no __dirname), so script/build writes
+ * the npm layout's path (/miniprogram_npm/qcloud-weapp-client-sdk/…) into that layout's copy
+ * of this file, miniprogram_dist/index.js. Any other place: qcloud.init({ wasmPath }).
+ */
 var DEFAULT_WASM_PATH = '/bower_components/qcloud-weapp-client-sdk/lib/qcloud.wasm.br';
 
 var C = host.C;
@@ -90,7 +95,8 @@ function instantiate(options) {
 
 /**
  * Starts loading now (it starts by itself on the first call). Options, all optional:
- * `wasmPath` (a path in the code package, `.wasm` or `.wasm.br`), `bytes` (a BufferSource,
+ * `wasmPath` (a path in the code package, `.wasm` or `.wasm.br`; default DEFAULT_WASM_PATH,
+ * the bower or the npm layout's), `bytes` (a BufferSource,
  * or a Promise of one) / `module` (for browsers), `wx` (the wx API object to use instead
  * of the global one), `clock` (`{now, setTimeout, clearTimeout}` used instead of the
  * global ones: tests run the SDK on a simulated clock). Call it right after `require`,

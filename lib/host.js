@@ -197,16 +197,21 @@ function requestOptions(op, base, header) {
     if (!base) return null;
   }
   var options = {};
-  for (var k in base) if (!SKIP[k] && Object.prototype.hasOwnProperty.call(base, k)) options[k] = base[k];
+  var keys = Object.keys(base);
+  for (var i = 0; i < keys.length; i++) {
+    var k = keys[i];
+    if (SKIP[k] !== 1) options[k] = base[k];
+  }
   // The caller's headers, then ours: a clash (in any letter case) is won by ours.
-  var merged = {};
   var user = base.header;
+  var merged = {};
   if (user && typeof user === 'object') {
-    for (var h in user) {
-      if (!Object.prototype.hasOwnProperty.call(user, h)) continue;
-      var ours = false;
-      for (var s in header) if (s.toLowerCase() === h.toLowerCase()) ours = true;
-      if (!ours) merged[h] = user[h];
+    var ours = [];
+    for (var s in header) ours.push(s.toLowerCase());
+    var names = Object.keys(user);
+    for (var j = 0; j < names.length; j++) {
+      var h = names[j];
+      if (ours.indexOf(h.toLowerCase()) < 0) merged[h] = user[h];
     }
   }
   for (var n in header) merged[n] = header[n];
@@ -484,14 +489,26 @@ function request_shape(options) {
   var R = C.REQUEST;
   var k = kind(options);
   if (k !== C.KIND.OBJECT) return k;
-  var header = prop(options, 'header');
+  var header, url, login, loginUrl, timeout;
+  try {
+    header = options.header;
+    url = options.url;
+    login = options.login;
+    loginUrl = options.loginUrl;
+    timeout = options.timeout;
+  } catch (e) {
+    // A throwing getter: read property by property (the throwing ones read as undefined).
+    header = prop(options, 'header');
+    url = prop(options, 'url');
+    login = prop(options, 'login');
+    loginUrl = prop(options, 'loginUrl');
+    timeout = prop(options, 'timeout');
+  }
   var shape = k | (kind(header) << R.HEADER_KIND_SHIFT);
-  var url = prop(options, 'url');
   if (typeof url === 'string' && url.length > 0) shape |= R.URL;
-  if (prop(options, 'login')) shape |= R.LOGIN;
-  var loginUrl = prop(options, 'loginUrl');
+  if (login) shape |= R.LOGIN;
   if (typeof loginUrl === 'string' && loginUrl.length > 0) shape |= R.LOGIN_URL;
-  if (typeof prop(options, 'timeout') === 'number') shape |= R.TIMEOUT;
+  if (typeof timeout === 'number') shape |= R.TIMEOUT;
   if (header !== null && typeof header === 'object') {
     try {
       for (var h in header) if (h.length === 7 && h.toLowerCase() === 'referer') shape |= R.REFERER;

@@ -3,9 +3,7 @@
 
 use std::cell::RefCell;
 
-use wafer_core::client::{
-    listener_error_message, Client, Detail, Output, SessionStorage, StoredView, TunnelEvent, TunnelId,
-};
+use wafer_core::client::{listener_error_message, Client, Detail, Host, Output, StoredView, TunnelEvent, TunnelId};
 use wafer_core::session::{Error, StoredSession, SESSION_KEY};
 use wafer_core::tunnel::{Event, Outbound, TunnelError};
 use wafer_core::{frame, Millis};
@@ -26,19 +24,25 @@ pub struct Driver {
     /// `emit`, a callback calling `request`) only queues its outputs, which the running
     /// loop performs after the current one, so they keep the order they were made in.
     pub pumping: bool,
-    /// The time of the last input.
-    pub last_now: Millis,
 }
 
 thread_local! {
     static DRIVER: RefCell<Driver> =
-        RefCell::new(Driver { client: Client::new(), armed: None, pumping: false, last_now: 0 });
+        RefCell::new(Driver { client: Client::new(), armed: None, pumping: false });
 }
 
-/// Session storage through `wx.*StorageSync`.
-pub struct WxStorage;
+/// The client's host for one input: the clock (read once, on first use: `Date.now()` is
+/// not free) and session storage through `wx.*StorageSync`.
+#[derive(Default)]
+pub struct WxHost {
+    now: Option<Millis>,
+}
 
-impl SessionStorage<Js> for WxStorage {
+impl Host<Js> for WxHost {
+    fn now(&mut self) -> Millis {
+        *self.now.get_or_insert_with(now)
+    }
+
     fn read(&mut self, current: Option<&StoredSession<Js>>) -> StoredView<Js> {
         let skey = current.map_or(JsValue::UNDEFINED, |s| skey_value(&s.skey));
         match js::SESSION_STORAGE_KEY.with(|k| js::stored_session_is(k, &skey)) {
@@ -105,14 +109,11 @@ pub fn with<R>(f: impl FnOnce(&mut Driver) -> R) -> Option<R> {
 
 /// Feeds one input to the client (inside `f`), then performs every output and re-arms
 /// the timer.
-pub fn input<R>(f: impl FnOnce(&mut Client<Js>, Millis, &mut WxStorage) -> R) -> Option<R> {
-    let now = now();
-    let r = with(|d| {
-        d.last_now = now;
-        f(&mut d.client, now, &mut WxStorage)
-    })?;
+pub fn input<R>(f: impl FnOnce(&mut Client<Js>, &mut WxHost) -> R) -> Option<R> {
+    let mut host = WxHost::default();
+    let r = with(|d| f(&mut d.client, &mut host))?;
     perform_outputs();
-    rearm(now);
+    rearm(&mut host);
     Some(r)
 }
 
@@ -129,7 +130,7 @@ pub fn perform_outputs() {
 }
 
 /// Re-arms the host timer when the client's deadline moved.
-fn rearm(now: Millis) {
+pub fn rearm(host: &mut WxHost) {
     let changed = with(|d| {
         let next = d.client.poll_timeout();
         (next != d.armed).then(|| {
@@ -138,7 +139,7 @@ fn rearm(now: Millis) {
         })
     });
     if let Some(Some(next)) = changed {
-        let delay = next.map_or(-1.0, |at| at.saturating_sub(now) as f64);
+        let delay = next.map_or(-1.0, |at| at.saturating_sub(host.now()) as f64);
         js::set_timer(TIMER_SLOT, delay);
     }
 }
@@ -148,7 +149,7 @@ fn rearm(now: Millis) {
 pub fn on_timer(slot: u32) {
     let _ = slot;
     with(|d| d.armed = None);
-    input(|c, now, s| c.handle_timeout(now, s));
+    input(|c, h| c.handle_timeout(h));
 }
 
 fn header_object(pairs: &[(&'static str, String)]) -> JsValue {

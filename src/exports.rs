@@ -8,7 +8,7 @@ use wafer_core::session::{FlowId, OpId};
 use wafer_core::tunnel::{ConnId, TunnelStatus};
 use wasm_bindgen::prelude::*;
 
-use crate::driver::{self, fail, stored_value, WxStorage};
+use crate::driver::{self, fail, stored_value, WxHost};
 use crate::js::{self, Js, Key};
 
 // ------------------------------------------------------------------ session service
@@ -16,13 +16,13 @@ use crate::js::{self, Js, Key};
 /// `setLoginUrl(url)`: `false` when `url` is not a non-empty string.
 #[wasm_bindgen]
 pub fn session_set_login_url(url: JsValue) -> bool {
-    driver::input(|c, _, _| c.set_login_url(&Js(url))).unwrap_or(false)
+    driver::input(|c, _| c.set_login_url(&Js(url))).unwrap_or(false)
 }
 
 /// `login(options)` / `loginWithCode(options)` for the shim's op `op`.
 #[wasm_bindgen]
 pub fn session_login(op: u32, options: JsValue, code_only: bool) {
-    if driver::input(|c, now, s| c.login(now, OpId(op), &Js(options), code_only, s)).is_none() {
+    if driver::input(|c, s| c.login(OpId(op), &Js(options), code_only, s)).is_none() {
         fail(op, false, &busy());
     }
 }
@@ -31,7 +31,7 @@ pub fn session_login(op: u32, options: JsValue, code_only: bool) {
 #[wasm_bindgen]
 pub fn session_request(op: u32, options: &JsValue) {
     let options = Js(options.clone());
-    if driver::input(|c, now, s| c.request(now, OpId(op), &options, s)).is_none() {
+    if driver::input(|c, s| c.request(OpId(op), &options, s)).is_none() {
         fail(op, true, &busy());
     }
 }
@@ -49,13 +49,13 @@ fn busy() -> wafer_core::session::Error<Js> {
 /// `clearSession()` / `Session.clear()`.
 #[wasm_bindgen]
 pub fn session_clear() {
-    driver::input(|c, _, s| c.clear_session(s));
+    driver::input(|c, s| c.clear_session(s));
 }
 
 /// `buildSessionHeader()`: `{X-WX-Id, X-WX-Skey}` (v2: `{X-WX-Skey}`) or `{}`.
 #[wasm_bindgen]
 pub fn session_header() -> JsValue {
-    let pairs = driver::input(|c, _, s| c.session_headers(s)).unwrap_or_default();
+    let pairs = driver::input(|c, s| c.session_headers(s)).unwrap_or_default();
     let obj = js::object();
     for (name, value) in pairs {
         if let Some(k) = js::header_key(name) {
@@ -68,43 +68,43 @@ pub fn session_header() -> JsValue {
 /// `Session.get()`: the stored session object, or `null`.
 #[wasm_bindgen]
 pub fn session_get() -> JsValue {
-    driver::input(|c, _, s| c.stored_session(s).map(stored_value)).flatten().unwrap_or(JsValue::NULL)
+    driver::input(|c, s| c.stored_session(s).map(stored_value)).flatten().unwrap_or(JsValue::NULL)
 }
 
 /// `Session.set(session)`: `false` when it has no non-empty string `skey`.
 #[wasm_bindgen]
 pub fn session_set(value: JsValue) -> bool {
-    driver::input(|c, _, s| c.set_session(&Js(value), s)).unwrap_or(false)
+    driver::input(|c, s| c.set_session(&Js(value), s)).unwrap_or(false)
 }
 
 /// `wx.checkSession` answered.
 #[wasm_bindgen]
 pub fn on_check_session(flow: u32, ok: bool) {
-    driver::input(|c, now, s| c.handle_check_session(now, FlowId(flow), ok, s));
+    driver::input(|c, s| c.handle_check_session(FlowId(flow), ok, s));
 }
 
 /// `wx.login` answered.
 #[wasm_bindgen]
 pub fn on_wx_login(flow: u32, ok: bool, res: JsValue) {
-    driver::input(|c, now, s| c.handle_wx_login(now, FlowId(flow), ok, Js(res), s));
+    driver::input(|c, s| c.handle_wx_login(FlowId(flow), ok, Js(res), s));
 }
 
 /// `wx.getUserInfo` answered.
 #[wasm_bindgen]
 pub fn on_user_info(flow: u32, ok: bool, res: JsValue) {
-    driver::input(|c, now, s| c.handle_user_info(now, FlowId(flow), ok, Js(res), s));
+    driver::input(|c, s| c.handle_user_info(FlowId(flow), ok, Js(res), s));
 }
 
 /// `wx.request` of a login flow answered.
 #[wasm_bindgen]
 pub fn on_login_response(flow: u32, ok: bool, res: JsValue) {
-    driver::input(|c, now, s| c.handle_login_response(now, FlowId(flow), ok, Js(res), s));
+    driver::input(|c, s| c.handle_login_response(FlowId(flow), ok, Js(res), s));
 }
 
 /// `wx.request` of a session request answered.
 #[wasm_bindgen]
 pub fn on_request_response(op: u32, attempt: u32, ok: bool, res: JsValue) {
-    driver::input(|c, now, s| c.handle_request_response(now, OpId(op), attempt, ok, Js(res), s));
+    driver::input(|c, s| c.handle_request_response(OpId(op), attempt, ok, Js(res), s));
 }
 
 // ------------------------------------------------------------------ tunnel service
@@ -118,7 +118,7 @@ pub fn tunnel_create(service_url: JsValue, options: JsValue, deferred: bool) -> 
     if !service_url.is_string() && !deferred {
         return Err(js_sys::TypeError::new(messages::TUNNEL_URL).into());
     }
-    match driver::input(|c, now, _| c.create_tunnel(now, &Js(service_url), &Js(options), deferred)) {
+    match driver::input(|c, h| c.create_tunnel(&Js(service_url), &Js(options), deferred, h)) {
         Some(Ok(id)) => Ok(id.0),
         _ => Err(js_sys::Error::new(AnotherTunnelOpen::MESSAGE).into()),
     }
@@ -127,13 +127,13 @@ pub fn tunnel_create(service_url: JsValue, options: JsValue, deferred: bool) -> 
 /// `tunnel.open()`.
 #[wasm_bindgen]
 pub fn tunnel_open(tid: u32) {
-    driver::input(|c, now, s| c.open_tunnel(now, TunnelId(tid), s));
+    driver::input(|c, s| c.open_tunnel(TunnelId(tid), s));
 }
 
 /// `tunnel.close()`.
 #[wasm_bindgen]
 pub fn tunnel_close(tid: u32) {
-    driver::input(|c, now, s| c.close_tunnel(now, TunnelId(tid), s));
+    driver::input(|c, s| c.close_tunnel(TunnelId(tid), s));
 }
 
 /// `tunnel.emit(type, content)`: encodes `message:{"type":…,"content":…}` (no `content`
@@ -146,15 +146,18 @@ pub fn tunnel_emit(tid: u32, ty: &JsValue, content: &JsValue) -> u32 {
         return 1;
     };
     // The common case, an active tunnel and no other output waiting, sends at once.
+    let mut host = WxHost::default();
     let emitted = driver::with(|d| {
         let idle = !d.pumping;
-        let now = d.last_now;
-        d.client.emit(now, TunnelId(tid), Js(frame), idle, &mut WxStorage)
+        d.client.emit(TunnelId(tid), Js(frame), idle, &mut host)
     });
     match emitted {
         Some(Emitted::Direct(conn, frame)) => js::socket_send(tid, conn.0, frame.0),
         Some(Emitted::Unknown) => return 2,
-        _ => driver::perform_outputs(),
+        _ => {
+            driver::perform_outputs();
+            driver::rearm(&mut host);
+        }
     }
     0
 }
@@ -175,38 +178,38 @@ pub fn tunnel_socket_url(tid: u32) -> JsValue {
 /// A socket of the tunnel opened.
 #[wasm_bindgen]
 pub fn on_socket_open(tid: u32, conn: u32) {
-    driver::input(|c, now, s| c.handle_socket_open(now, TunnelId(tid), ConnId(conn), s));
+    driver::input(|c, s| c.handle_socket_open(TunnelId(tid), ConnId(conn), s));
 }
 
 /// A socket of the tunnel closed.
 #[wasm_bindgen]
 pub fn on_socket_close(tid: u32, conn: u32) {
-    driver::input(|c, now, s| c.handle_socket_close(now, TunnelId(tid), ConnId(conn), s));
+    driver::input(|c, s| c.handle_socket_close(TunnelId(tid), ConnId(conn), s));
 }
 
 /// A socket of the tunnel reported an error.
 #[wasm_bindgen]
 pub fn on_socket_error(tid: u32, conn: u32, detail: JsValue) {
-    driver::input(|c, now, s| c.handle_socket_error(now, TunnelId(tid), ConnId(conn), Js(detail), s));
+    driver::input(|c, s| c.handle_socket_error(TunnelId(tid), ConnId(conn), Js(detail), s));
 }
 
 /// `SocketTask.send` failed for `data`.
 #[wasm_bindgen]
 pub fn on_send_failed(tid: u32, conn: u32, data: JsValue) {
-    driver::input(|c, now, s| c.handle_send_failed(now, TunnelId(tid), ConnId(conn), Js(data), s));
+    driver::input(|c, s| c.handle_send_failed(TunnelId(tid), ConnId(conn), Js(data), s));
 }
 
 /// `wx.onNetworkStatusChange` / `wx.getNetworkType`: online or not.
 #[wasm_bindgen]
 pub fn on_network(online: bool) {
-    driver::input(|c, now, s| c.handle_network(now, online, s));
+    driver::input(|c, s| c.handle_network(online, s));
 }
 
 /// A listener of `name` threw `exception`.
 #[wasm_bindgen]
 pub fn on_listener_error(tid: u32, name: JsValue, exception: JsValue) {
     let name = name.as_string().unwrap_or_default();
-    driver::input(|c, _, _| c.handle_listener_error(TunnelId(tid), &name, Js(exception)));
+    driver::input(|c, _| c.handle_listener_error(TunnelId(tid), &name, Js(exception)));
 }
 
 /// A frame arrived. Message frames are decoded without copying them into wasm: the
@@ -231,7 +234,7 @@ pub fn on_socket_message(tid: u32, conn: u32, data: &JsValue) {
     if matches!(parsed, Frame::Message(_) | Frame::Ping | Frame::Unknown(_)) {
         return;
     }
-    driver::input(|c, now, st| c.handle_frame(now, TunnelId(tid), ConnId(conn), parsed, st));
+    driver::input(|c, st| c.handle_frame(TunnelId(tid), ConnId(conn), parsed, st));
 }
 
 fn dispatch_message(tid: u32, text: &JsValue) {

@@ -88,7 +88,7 @@ fn a_login_failure_of_a_request_is_a_login_error() {
     let options = Value::object([("url", Value::str("https://app.example.com/api")), ("login", Value::Bool(true))]);
     let (_, out) = h.request(options);
     let flow = wx_login_flow(&out).unwrap();
-    h.client.handle_wx_login(h.now, flow, false, Value::str("fail"), &mut h.storage);
+    h.client.handle_wx_login(flow, false, Value::str("fail"), h.storage.at(h.now));
     match h.drain().as_slice() {
         [Output::RequestDone { result: Err(e), request_error: false, .. }] => {
             assert_eq!(e.kind, ErrorKind::WxLoginFailed)

@@ -14,9 +14,9 @@ fn fractional_timeout_frames() {
     let t = h.create(Value::Undefined);
     let conn = h.connect(t, 1);
     h.drain();
-    h.client.handle_frame(h.now, t, conn, frame::parse("timeout:0.04"), &mut h.storage);
+    h.client.handle_frame(t, conn, frame::parse("timeout:0.04"), h.storage.at(h.now));
     assert_eq!(h.drain(), vec![Output::SendFrame { tunnel: t, conn, frame: Outbound::Ping }]);
-    h.client.handle_frame(h.now, t, conn, frame::Frame::Pong, &mut h.storage);
+    h.client.handle_frame(t, conn, frame::Frame::Pong, h.storage.at(h.now));
     let log = h.advance_to(40);
     assert_eq!(log, vec![(40, Output::SendFrame { tunnel: t, conn, frame: Outbound::Ping })]);
     // No pong this time: 40 ms later the tunnel reconnects.
@@ -29,8 +29,8 @@ fn fractional_timeout_frames() {
     let mut h = ClientHarness::new();
     let t = h.create(Value::Undefined);
     let conn = h.connect(t, 1);
-    h.client.handle_frame(h.now, t, conn, frame::parse("timeout:0.5"), &mut h.storage);
+    h.client.handle_frame(t, conn, frame::parse("timeout:0.5"), h.storage.at(h.now));
     h.drain();
-    h.client.handle_frame(h.now, t, conn, frame::Frame::Pong, &mut h.storage);
+    h.client.handle_frame(t, conn, frame::Frame::Pong, h.storage.at(h.now));
     assert_eq!(h.advance_to(500), vec![(500, Output::SendFrame { tunnel: t, conn, frame: Outbound::Ping })]);
 }

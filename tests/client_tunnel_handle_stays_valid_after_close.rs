@@ -69,8 +69,9 @@ fn one_open_tunnel_and_deferred_creation() {
     let a = h.create(Value::Undefined);
     h.open(a);
     let url = Value::str(SERVICE_URL);
-    assert!(h.client.create_tunnel(h.now, &url, &Value::Undefined, false).is_err());
-    let late = h.client.create_tunnel(h.now, &url, &Value::Undefined, true).expect("deferred creation never fails");
+    assert!(h.client.create_tunnel(&url, &Value::Undefined, false, h.storage.at(0)).is_err());
+    let late =
+        h.client.create_tunnel(&url, &Value::Undefined, true, h.storage.at(0)).expect("deferred creation never fails");
     let out = h.drain();
     assert_eq!(errors(&out, late), [TunnelError::AnotherTunnelOpen]);
     assert_eq!(h.client.tunnel_status(late), TunnelStatus::Closed);

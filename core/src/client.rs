@@ -60,9 +60,13 @@ pub enum StoredView<V> {
     Other(V),
 }
 
-/// Session storage (`wx.getStorageSync` / `setStorageSync` / `removeStorageSync` under
-/// [`session::SESSION_KEY`]): synchronous, as wx's is.
-pub trait SessionStorage<V> {
+/// What the client asks of its host synchronously: the clock, read only when a rule needs
+/// the time (a host reading a slow clock may cache it for the duration of one input), and
+/// session storage (`wx.getStorageSync` / `setStorageSync` / `removeStorageSync` under
+/// [`session::SESSION_KEY`]), synchronous as wx's is.
+pub trait Host<V> {
+    /// The current time on the host's monotonic clock.
+    fn now(&mut self) -> Millis;
     /// What is stored, compared with `current` (the session in memory).
     fn read(&mut self, current: Option<&StoredSession<V>>) -> StoredView<V>;
     /// Stores `session` (its `stored` value when it has one); `false` when the write failed.
@@ -231,7 +235,7 @@ impl<V: HostValue> Client<V> {
     }
 
     /// `login(options)` / `loginWithCode(options)` (`code_only`) for user op `op`.
-    pub fn login(&mut self, now: Millis, op: OpId, options: &V, code_only: bool, storage: &mut impl SessionStorage<V>) {
+    pub fn login(&mut self, op: OpId, options: &V, code_only: bool, host: &mut impl Host<V>) {
         if op.0 >= INTERNAL_OP_BASE {
             self.outputs.push_back(Output::LoginDone { op, result: Err(invalid(messages::OP_ID)) });
             return;
@@ -241,14 +245,14 @@ impl<V: HostValue> Client<V> {
             return;
         }
         let options = login_options(options, code_only);
-        self.follow_storage(storage);
-        self.session.login(now, op, options);
-        self.drain_session(now, storage);
+        self.follow_storage(host);
+        self.session.login(host.now(), op, options);
+        self.drain_session(host);
     }
 
     /// `request(options)` for user op `op` (the host keeps `options` with the op and sends
     /// them on [`Output::Send`]).
-    pub fn request(&mut self, now: Millis, op: OpId, options: &V, storage: &mut impl SessionStorage<V>) {
+    pub fn request(&mut self, op: OpId, options: &V, host: &mut impl Host<V>) {
         if op.0 >= INTERNAL_OP_BASE {
             self.outputs.push_back(Output::RequestDone {
                 op,
@@ -271,75 +275,61 @@ impl<V: HostValue> Client<V> {
             mode: LoginMode::GetUserInfo,
             timeout: if shape & request_bits::TIMEOUT != 0 { timeout_option(options) } else { None },
         };
-        self.follow_storage(storage);
-        self.session.request(now, op, shape & request_bits::LOGIN != 0, login_options);
-        self.drain_session(now, storage);
+        self.follow_storage(host);
+        self.session.request(|| host.now(), op, shape & request_bits::LOGIN != 0, login_options);
+        self.drain_session(host);
     }
 
     /// `clearSession()` / `Session.clear()`.
-    pub fn clear_session(&mut self, storage: &mut impl SessionStorage<V>) {
+    pub fn clear_session(&mut self, host: &mut impl Host<V>) {
         self.restored = true;
         self.session.clear_session();
-        storage.remove();
+        host.remove();
         self.session_in_storage = true;
     }
 
     /// `buildSessionHeader()`: `[(X-WX-Id, id), (X-WX-Skey, skey)]` (v2: skey only), or none.
-    pub fn session_headers(&mut self, storage: &mut impl SessionStorage<V>) -> Vec<(&'static str, String)> {
-        self.follow_storage(storage);
+    pub fn session_headers(&mut self, host: &mut impl Host<V>) -> Vec<(&'static str, String)> {
+        self.follow_storage(host);
         self.session.session_headers()
     }
 
     /// `Session.get()`: the session (its stored value, when it came from storage or `Session.set`).
-    pub fn stored_session(&mut self, storage: &mut impl SessionStorage<V>) -> Option<&StoredSession<V>> {
-        self.follow_storage(storage);
+    pub fn stored_session(&mut self, host: &mut impl Host<V>) -> Option<&StoredSession<V>> {
+        self.follow_storage(host);
         self.session.session()
     }
 
     /// `Session.set(value)`: `false` (nothing changed) unless it is an object with a
     /// non-empty string `skey`.
-    pub fn set_session(&mut self, value: &V, storage: &mut impl SessionStorage<V>) -> bool {
+    pub fn set_session(&mut self, value: &V, host: &mut impl Host<V>) -> bool {
         let Some(session) = parse_stored(value) else {
             return false;
         };
         self.restored = true;
-        self.session_in_storage = storage.write(&session);
+        self.session_in_storage = host.write(&session);
         self.session.set_session(session);
         true
     }
 
     /// `wx.checkSession` answered.
-    pub fn handle_check_session(&mut self, now: Millis, flow: FlowId, ok: bool, storage: &mut impl SessionStorage<V>) {
-        self.session.handle_check_session(now, flow, ok);
-        self.drain_session(now, storage);
+    pub fn handle_check_session(&mut self, flow: FlowId, ok: bool, host: &mut impl Host<V>) {
+        self.session.handle_check_session(host.now(), flow, ok);
+        self.drain_session(host);
     }
 
     /// `wx.login` answered: `res.code` on success, the wx error otherwise.
-    pub fn handle_wx_login(
-        &mut self,
-        now: Millis,
-        flow: FlowId,
-        ok: bool,
-        res: V,
-        storage: &mut impl SessionStorage<V>,
-    ) {
+    pub fn handle_wx_login(&mut self, flow: FlowId, ok: bool, res: V, host: &mut impl Host<V>) {
         let result = match res.get_text(Field::code).filter(|_| ok) {
             Some(code) => Ok(code),
             None => Err(res),
         };
-        self.session.handle_wx_login(now, flow, result);
-        self.drain_session(now, storage);
+        self.session.handle_wx_login(host.now(), flow, result);
+        self.drain_session(host);
     }
 
     /// `wx.getUserInfo` answered.
-    pub fn handle_user_info(
-        &mut self,
-        now: Millis,
-        flow: FlowId,
-        ok: bool,
-        res: V,
-        storage: &mut impl SessionStorage<V>,
-    ) {
+    pub fn handle_user_info(&mut self, flow: FlowId, ok: bool, res: V, host: &mut impl Host<V>) {
         let result = if ok && res.is_object() {
             Ok(UserDetail {
                 user_info: res.get(Field::userInfo).defined(),
@@ -349,37 +339,22 @@ impl<V: HostValue> Client<V> {
         } else {
             Err(res)
         };
-        self.session.handle_user_info(now, flow, result);
-        self.drain_session(now, storage);
+        self.session.handle_user_info(host.now(), flow, result);
+        self.drain_session(host);
     }
 
     /// The login request answered (`ok`: the wx `success` callback).
-    pub fn handle_login_response(
-        &mut self,
-        now: Millis,
-        flow: FlowId,
-        ok: bool,
-        res: V,
-        storage: &mut impl SessionStorage<V>,
-    ) {
+    pub fn handle_login_response(&mut self, flow: FlowId, ok: bool, res: V, host: &mut impl Host<V>) {
         let result = if ok { Ok(read_login_response(res)) } else { Err(res) };
-        self.session.handle_login_response(now, flow, result);
-        self.drain_session(now, storage);
+        self.session.handle_login_response(host.now(), flow, result);
+        self.drain_session(host);
     }
 
     /// A session request answered (a user `request` or a tunnel's service URL).
-    pub fn handle_request_response(
-        &mut self,
-        now: Millis,
-        op: OpId,
-        attempt: u32,
-        ok: bool,
-        res: V,
-        storage: &mut impl SessionStorage<V>,
-    ) {
+    pub fn handle_request_response(&mut self, op: OpId, attempt: u32, ok: bool, res: V, host: &mut impl Host<V>) {
         let result = if ok { Ok(read_request_response(res)) } else { Err(res) };
-        self.session.handle_request_response(now, op, attempt, result);
-        self.drain_session(now, storage);
+        self.session.handle_request_response(|| host.now(), op, attempt, result);
+        self.drain_session(host);
     }
 
     // ------------------------------------------------------------ tunnels
@@ -389,10 +364,10 @@ impl<V: HostValue> Client<V> {
     /// throw): then the handle is made closed and reports `error` 1001 instead.
     pub fn create_tunnel(
         &mut self,
-        now: Millis,
         service_url: &V,
         options: &V,
         deferred: bool,
+        host: &mut impl Host<V>,
     ) -> Result<TunnelId, AnotherTunnelOpen> {
         let another_open = self.another_open(None);
         if another_open && !deferred {
@@ -407,7 +382,7 @@ impl<V: HostValue> Client<V> {
         }
         self.last_tunnel = self.last_tunnel.wrapping_add(1).max(1);
         let id = TunnelId(self.last_tunnel);
-        let config = tunnel_config(options, now);
+        let config = tunnel_config(options, host.now());
         // A URL that is not a string is refused by the host before it gets here; read
         // defensively all the same (an empty URL fails the first connection with 1001).
         let service_url = service_url.as_string().unwrap_or_default();
@@ -420,7 +395,7 @@ impl<V: HostValue> Client<V> {
 
     /// `tunnel.open()`: connects, unless another tunnel is open (then `error` 1001 and the
     /// tunnel stays closed, its queued packets kept for a later `open`).
-    pub fn open_tunnel(&mut self, now: Millis, id: TunnelId, storage: &mut impl SessionStorage<V>) {
+    pub fn open_tunnel(&mut self, id: TunnelId, host: &mut impl Host<V>) {
         let Some(i) = self.slot(id) else { return };
         let closed = self.tunnels[i].machine.status() == TunnelStatus::Closed;
         if closed && self.another_open(Some(id)) {
@@ -431,33 +406,26 @@ impl<V: HostValue> Client<V> {
             self.network_watched = true;
             self.outputs.push_back(Output::WatchNetwork);
         }
-        self.tunnels[i].machine.open(now);
-        self.drain_tunnel(now, id, storage);
+        self.tunnels[i].machine.open(host.now());
+        self.drain_tunnel(id, host);
     }
 
     /// `tunnel.close()`: packets still queued are reported (`error` 4002).
-    pub fn close_tunnel(&mut self, now: Millis, id: TunnelId, storage: &mut impl SessionStorage<V>) {
-        self.tunnel_input(now, id, storage, |t| t.close(now));
+    pub fn close_tunnel(&mut self, id: TunnelId, host: &mut impl Host<V>) {
+        self.tunnel_input(id, host, |t, now| t.close(now));
     }
 
     /// `tunnel.emit(type, content)` with the encoded `packet`. `idle`: the host performs
     /// no output right now (then an active tunnel may send directly).
-    pub fn emit(
-        &mut self,
-        now: Millis,
-        id: TunnelId,
-        packet: V,
-        idle: bool,
-        storage: &mut impl SessionStorage<V>,
-    ) -> Emitted<V> {
+    pub fn emit(&mut self, id: TunnelId, packet: V, idle: bool, host: &mut impl Host<V>) -> Emitted<V> {
         let Some(i) = self.slot(id) else { return Emitted::Unknown };
         if idle && self.outputs.is_empty() {
             if let Some(conn) = self.tunnels[i].machine.active_conn() {
                 return Emitted::Direct(conn, packet);
             }
         }
-        self.tunnels[i].machine.emit(now, packet);
-        self.drain_tunnel(now, id, storage);
+        self.tunnels[i].machine.emit(host.now(), packet);
+        self.drain_tunnel(id, host);
         Emitted::Done
     }
 
@@ -477,62 +445,29 @@ impl<V: HostValue> Client<V> {
     }
 
     /// A socket opened.
-    pub fn handle_socket_open(
-        &mut self,
-        now: Millis,
-        id: TunnelId,
-        conn: ConnId,
-        storage: &mut impl SessionStorage<V>,
-    ) {
-        self.tunnel_input(now, id, storage, |t| t.handle_socket_open(now, conn));
+    pub fn handle_socket_open(&mut self, id: TunnelId, conn: ConnId, host: &mut impl Host<V>) {
+        self.tunnel_input(id, host, |t, now| t.handle_socket_open(now, conn));
     }
 
     /// A socket closed.
-    pub fn handle_socket_close(
-        &mut self,
-        now: Millis,
-        id: TunnelId,
-        conn: ConnId,
-        storage: &mut impl SessionStorage<V>,
-    ) {
-        self.tunnel_input(now, id, storage, |t| t.handle_socket_close(now, conn));
+    pub fn handle_socket_close(&mut self, id: TunnelId, conn: ConnId, host: &mut impl Host<V>) {
+        self.tunnel_input(id, host, |t, now| t.handle_socket_close(now, conn));
     }
 
     /// A socket reported an error (or `wx.connectSocket` its `fail`).
-    pub fn handle_socket_error(
-        &mut self,
-        now: Millis,
-        id: TunnelId,
-        conn: ConnId,
-        detail: V,
-        storage: &mut impl SessionStorage<V>,
-    ) {
-        self.tunnel_input(now, id, storage, |t| t.handle_socket_error(now, conn, Some(Detail::Host(detail))));
+    pub fn handle_socket_error(&mut self, id: TunnelId, conn: ConnId, detail: V, host: &mut impl Host<V>) {
+        self.tunnel_input(id, host, |t, now| t.handle_socket_error(now, conn, Some(Detail::Host(detail))));
     }
 
     /// Sending `packet` failed: it goes back to the queue (or is reported when closed).
-    pub fn handle_send_failed(
-        &mut self,
-        now: Millis,
-        id: TunnelId,
-        conn: ConnId,
-        packet: V,
-        storage: &mut impl SessionStorage<V>,
-    ) {
-        self.tunnel_input(now, id, storage, |t| t.handle_send_failed(now, conn, packet));
+    pub fn handle_send_failed(&mut self, id: TunnelId, conn: ConnId, packet: V, host: &mut impl Host<V>) {
+        self.tunnel_input(id, host, |t, now| t.handle_send_failed(now, conn, packet));
     }
 
     /// A control frame arrived (`pong`, `timeout:N`, `close`; message frames are
     /// dispatched by the host, see [`Client::is_current`] and [`frame::event_name`]).
-    pub fn handle_frame(
-        &mut self,
-        now: Millis,
-        id: TunnelId,
-        conn: ConnId,
-        frame: frame::Frame<'_>,
-        storage: &mut impl SessionStorage<V>,
-    ) {
-        self.tunnel_input(now, id, storage, |t| t.handle_frame(now, conn, frame));
+    pub fn handle_frame(&mut self, id: TunnelId, conn: ConnId, frame: frame::Frame<'_>, host: &mut impl Host<V>) {
+        self.tunnel_input(id, host, |t, now| t.handle_frame(now, conn, frame));
     }
 
     /// A listener of event `name` threw `detail`: reported as `error` 5001, except for a
@@ -544,24 +479,25 @@ impl<V: HostValue> Client<V> {
     }
 
     /// The network went offline or came back.
-    pub fn handle_network(&mut self, now: Millis, online: bool, storage: &mut impl SessionStorage<V>) {
+    pub fn handle_network(&mut self, online: bool, host: &mut impl Host<V>) {
         let ids: Vec<TunnelId> =
             self.tunnels.iter().filter(|s| s.machine.status() != TunnelStatus::Closed).map(|s| s.id).collect();
         for id in ids {
-            self.tunnel_input(now, id, storage, |t| t.handle_network(now, online));
+            self.tunnel_input(id, host, |t, now| t.handle_network(now, online));
         }
     }
 
     /// The timer armed for `poll_timeout()` fired (calling it early is harmless).
-    pub fn handle_timeout(&mut self, now: Millis, storage: &mut impl SessionStorage<V>) {
+    pub fn handle_timeout(&mut self, host: &mut impl Host<V>) {
+        let now = host.now();
         if self.session.poll_timeout().is_some_and(|t| t <= now) {
             self.session.handle_timeout(now);
-            self.drain_session(now, storage);
+            self.drain_session(host);
         }
         let due: Vec<TunnelId> =
             self.tunnels.iter().filter(|s| s.machine.poll_timeout().is_some_and(|t| t <= now)).map(|s| s.id).collect();
         for id in due {
-            self.tunnel_input(now, id, storage, |t| t.handle_timeout(now));
+            self.tunnel_input(id, host, |t, now| t.handle_timeout(now));
         }
     }
 
@@ -602,27 +538,26 @@ impl<V: HostValue> Client<V> {
         self.outputs.push_back(Output::Event { tunnel: id, event });
     }
 
-    /// Feeds one input to a tunnel and collects what it did.
+    /// Feeds one input to a tunnel (with the time) and collects what it did.
     fn tunnel_input(
         &mut self,
-        now: Millis,
         id: TunnelId,
-        storage: &mut impl SessionStorage<V>,
-        f: impl FnOnce(&mut Tunnel<V, Detail<V>>),
+        host: &mut impl Host<V>,
+        f: impl FnOnce(&mut Tunnel<V, Detail<V>>, Millis),
     ) {
         let Some(i) = self.slot(id) else { return };
         self.tunnels[i].released = false;
-        f(&mut self.tunnels[i].machine);
-        self.drain_tunnel(now, id, storage);
+        f(&mut self.tunnels[i].machine, host.now());
+        self.drain_tunnel(id, host);
     }
 
     /// Follows the stored session before a decision that uses it: restores the session of
     /// an earlier run on first use, then takes whatever the page (or another copy of the
     /// SDK) wrote or removed since. Only the `skey` is compared.
-    fn follow_storage(&mut self, storage: &mut impl SessionStorage<V>) {
+    fn follow_storage(&mut self, host: &mut impl Host<V>) {
         if !self.restored {
             self.restored = true;
-            if let StoredView::Other(v) = storage.read(None) {
+            if let StoredView::Other(v) = host.read(None) {
                 if let Some(s) = parse_stored(&v) {
                     self.session.restore(s);
                 }
@@ -632,7 +567,7 @@ impl<V: HostValue> Client<V> {
         if !self.session_in_storage {
             return;
         }
-        match storage.read(self.session.session()) {
+        match host.read(self.session.session()) {
             StoredView::Same => {}
             StoredView::Empty => {
                 if self.session.session().is_some() {
@@ -648,7 +583,7 @@ impl<V: HostValue> Client<V> {
 
     /// Moves the session service's outputs to the client's, routing the client's own
     /// requests to their tunnels.
-    fn drain_session(&mut self, now: Millis, storage: &mut impl SessionStorage<V>) {
+    fn drain_session(&mut self, host: &mut impl Host<V>) {
         while let Some(out) = self.session.poll_output() {
             let out = match out {
                 session::Output::CheckSession { flow } => Output::CheckSession { flow },
@@ -658,11 +593,11 @@ impl<V: HostValue> Client<V> {
                     Output::LoginRequest { flow, url, method, headers, data }
                 }
                 session::Output::StoreSession(s) => {
-                    self.session_in_storage = storage.write(&s);
+                    self.session_in_storage = host.write(&s);
                     continue;
                 }
                 session::Output::RemoveSession => {
-                    storage.remove();
+                    host.remove();
                     self.session_in_storage = true;
                     continue;
                 }
@@ -676,7 +611,7 @@ impl<V: HostValue> Client<V> {
                 },
                 session::Output::RequestDone { op, result } => match self.take_route(op) {
                     Some(route) => {
-                        self.url_answered(now, route, result, storage);
+                        self.url_answered(route, result, host);
                         continue;
                     }
                     None => {
@@ -691,13 +626,13 @@ impl<V: HostValue> Client<V> {
 
     /// Moves a tunnel's outputs to the client's; a service-URL request becomes a session
     /// request of the client's own.
-    fn drain_tunnel(&mut self, now: Millis, id: TunnelId, storage: &mut impl SessionStorage<V>) {
+    fn drain_tunnel(&mut self, id: TunnelId, host: &mut impl Host<V>) {
         loop {
             let Some(i) = self.slot(id) else { return };
             let Some(out) = self.tunnels[i].machine.poll_output() else { return };
             let out = match out {
                 tunnel::Output::RequestUrl { attempt } => {
-                    self.request_url(now, id, attempt, storage);
+                    self.request_url(id, attempt, host);
                     continue;
                 }
                 tunnel::Output::Connect { conn, url } => Output::Connect { tunnel: id, conn, url },
@@ -711,7 +646,7 @@ impl<V: HostValue> Client<V> {
 
     /// Starts the session request for a tunnel's service URL: an ordinary session request
     /// (no login first; one re-login and one retry on an invalid session).
-    fn request_url(&mut self, now: Millis, tunnel: TunnelId, attempt: u32, storage: &mut impl SessionStorage<V>) {
+    fn request_url(&mut self, tunnel: TunnelId, attempt: u32, host: &mut impl Host<V>) {
         // A tunnel has at most one URL request in flight: an older one is superseded.
         self.routes.retain(|r| r.tunnel != tunnel);
         self.last_internal_op = self.last_internal_op.wrapping_add(1).max(INTERNAL_OP_BASE + 1);
@@ -719,9 +654,9 @@ impl<V: HostValue> Client<V> {
         self.routes.push(UrlRoute { op, tunnel, attempt });
         let options =
             LoginOptions { login_url: None, method: None, data: None, mode: LoginMode::GetUserInfo, timeout: None };
-        self.follow_storage(storage);
-        self.session.request(now, op, false, options);
-        self.drain_session(now, storage);
+        self.follow_storage(host);
+        self.session.request(|| host.now(), op, false, options);
+        self.drain_session(host);
     }
 
     fn route(&self, op: OpId) -> Option<UrlRoute> {
@@ -734,18 +669,12 @@ impl<V: HostValue> Client<V> {
     }
 
     /// The answer to a tunnel's service-URL request.
-    fn url_answered(
-        &mut self,
-        now: Millis,
-        route: UrlRoute,
-        result: Result<V, Error<V>>,
-        storage: &mut impl SessionStorage<V>,
-    ) {
+    fn url_answered(&mut self, route: UrlRoute, result: Result<V, Error<V>>, host: &mut impl Host<V>) {
         let result = match result {
             Ok(res) => socket_url_of(&res).ok_or(Some(Detail::Host(res))),
             Err(e) => Err(Some(Detail::Session(e))),
         };
-        self.tunnel_input(now, route.tunnel, storage, |t| t.handle_url(now, route.attempt, result));
+        self.tunnel_input(route.tunnel, host, |t, now| t.handle_url(now, route.attempt, result));
     }
 }
 

@@ -398,7 +398,9 @@ impl<V: Clone> SessionService<V> {
 
     /// `request(options)`: `login` is `options.login`; `login_options` is used when a
     /// login is needed (the page's `loginUrl`, etc.).
-    pub fn request(&mut self, now: Millis, op: OpId, login: bool, login_options: LoginOptions<V>) {
+    ///
+    /// `now` is read only when a login starts (the host's clock may be slow to read).
+    pub fn request(&mut self, now: impl FnOnce() -> Millis, op: OpId, login: bool, login_options: LoginOptions<V>) {
         if self.requests.contains_key(&op) {
             let error = Error::new(ErrorKind::InvalidParams, MSG_DUPLICATE_OP, None);
             self.outputs.push_back(Output::RequestDone { op, result: Err(error) });
@@ -408,7 +410,7 @@ impl<V: Clone> SessionService<V> {
         // `login: true` logs in first, as `login()` does: with a session that is one
         // `wx.checkSession` (shared by concurrent callers), as in the original.
         if login {
-            self.await_login(now, op);
+            self.await_login(now(), op);
         } else {
             self.send(op);
         }
@@ -519,10 +521,11 @@ impl<V: Clone> SessionService<V> {
         }
     }
 
-    /// Answer to `Send`: the response summary, or the network failure.
+    /// Answer to `Send`: the response summary, or the network failure. `now` is read only
+    /// when a re-login starts.
     pub fn handle_request_response(
         &mut self,
-        now: Millis,
+        now: impl FnOnce() -> Millis,
         op: OpId,
         attempt: u32,
         result: Result<RequestResponse<V>, V>,
@@ -545,7 +548,7 @@ impl<V: Clone> SessionService<V> {
         if response.magic {
             self.drop_session_of(generation);
             if response.error.as_deref() == Some(SERVER_ERR_INVALID_SESSION) {
-                self.on_invalid_session(now, op, attempt, response.raw);
+                self.on_invalid_session(now(), op, attempt, response.raw);
             } else {
                 let message = format!(
                     "鉴权服务器检查登录态发生错误({})：{}",
@@ -557,7 +560,7 @@ impl<V: Clone> SessionService<V> {
             }
         } else if response.code == Some(-1.0) || response.status == Some(401.0) {
             self.drop_session_of(generation);
-            self.on_invalid_session(now, op, attempt, response.raw);
+            self.on_invalid_session(now(), op, attempt, response.raw);
         } else {
             self.finish_request(op, Ok(response.raw));
         }

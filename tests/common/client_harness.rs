@@ -1,7 +1,7 @@
 //! Client test harness: a [`Client`] over [`Value`] host values, a fake session storage
 //! and a simulated clock. Every input drains the outputs so a test asserts each step.
 
-use wafer_core::client::{Client, Output, SessionStorage, StoredView, TunnelId};
+use wafer_core::client::{Client, Host, Output, StoredView, TunnelId};
 use wafer_core::session::{FlowId, OpId, StoredSession, MAGIC_ID};
 use wafer_core::tunnel::ConnId;
 use wafer_core::value::Value;
@@ -24,9 +24,22 @@ pub struct FakeStorage {
     pub full: bool,
     /// Reads so far.
     pub reads: usize,
+    /// The simulated clock's time, as the client reads it.
+    pub now: Millis,
 }
 
-impl SessionStorage<Value> for FakeStorage {
+impl FakeStorage {
+    /// The host at the time `now`.
+    pub fn at(&mut self, now: Millis) -> &mut Self {
+        self.now = now;
+        self
+    }
+}
+
+impl Host<Value> for FakeStorage {
+    fn now(&mut self) -> Millis {
+        self.now
+    }
     fn read(&mut self, current: Option<&StoredSession<Value>>) -> StoredView<Value> {
         self.reads += 1;
         let Some(v) = &self.value else { return StoredView::Empty };
@@ -95,50 +108,52 @@ impl ClientHarness {
     /// `request(options)`; returns its op and the outputs.
     pub fn request(&mut self, options: Value) -> (OpId, Vec<Out>) {
         let op = self.op();
-        self.client.request(self.now, op, &options, &mut self.storage);
+        self.client.request(op, &options, self.storage.at(self.now));
         (op, self.drain())
     }
 
     /// `login()`.
     pub fn login(&mut self) -> (OpId, Vec<Out>) {
         let op = self.op();
-        self.client.login(self.now, op, &Value::Undefined, false, &mut self.storage);
+        self.client.login(op, &Value::Undefined, false, self.storage.at(self.now));
         (op, self.drain())
     }
 
     /// `new Tunnel(SERVICE_URL, options)`.
     pub fn create(&mut self, options: Value) -> TunnelId {
-        self.client.create_tunnel(self.now, &Value::str(SERVICE_URL), &options, false).expect("no other tunnel open")
+        self.client
+            .create_tunnel(&Value::str(SERVICE_URL), &options, false, self.storage.at(self.now))
+            .expect("no other tunnel open")
     }
 
     /// `tunnel.open()`.
     pub fn open(&mut self, id: TunnelId) -> Vec<Out> {
-        self.client.open_tunnel(self.now, id, &mut self.storage);
+        self.client.open_tunnel(id, self.storage.at(self.now));
         self.drain()
     }
 
     /// `tunnel.close()`.
     pub fn close(&mut self, id: TunnelId) -> Vec<Out> {
-        self.client.close_tunnel(self.now, id, &mut self.storage);
+        self.client.close_tunnel(id, self.storage.at(self.now));
         self.drain()
     }
 
     /// `tunnel.emit(packet)` with the host not performing anything.
     pub fn emit(&mut self, id: TunnelId, packet: &str) -> (wafer_core::client::Emitted<Value>, Vec<Out>) {
-        let e = self.client.emit(self.now, id, Value::str(packet), true, &mut self.storage);
+        let e = self.client.emit(id, Value::str(packet), true, self.storage.at(self.now));
         (e, self.drain())
     }
 
     /// Answers a session request (user or tunnel URL) with `res`.
     pub fn answer(&mut self, op: OpId, attempt: u32, res: Value) -> Vec<Out> {
-        self.client.handle_request_response(self.now, op, attempt, true, res, &mut self.storage);
+        self.client.handle_request_response(op, attempt, true, res, self.storage.at(self.now));
         self.drain()
     }
 
     /// Answers `wx.login` with code `code`.
     pub fn wx_login(&mut self, flow: FlowId, code: &str) -> Vec<Out> {
         let res = Value::object([("code", Value::str(code))]);
-        self.client.handle_wx_login(self.now, flow, true, res, &mut self.storage);
+        self.client.handle_wx_login(flow, true, res, self.storage.at(self.now));
         self.drain()
     }
 
@@ -149,7 +164,7 @@ impl ClientHarness {
             ("encryptedData", Value::str("ENC")),
             ("iv", Value::str("IV")),
         ]);
-        self.client.handle_user_info(self.now, flow, true, res, &mut self.storage);
+        self.client.handle_user_info(flow, true, res, self.storage.at(self.now));
         self.drain()
     }
 
@@ -159,7 +174,7 @@ impl ClientHarness {
             (MAGIC_ID, Value::Number(1.0)),
             ("session", Value::object([("id", Value::str(id)), ("skey", Value::str(skey))])),
         ]);
-        self.client.handle_login_response(self.now, flow, true, Value::response(200.0, body), &mut self.storage);
+        self.client.handle_login_response(flow, true, Value::response(200.0, body), self.storage.at(self.now));
         self.drain()
     }
 
@@ -175,7 +190,7 @@ impl ClientHarness {
 
     /// The socket of `conn` opens.
     pub fn socket_open(&mut self, id: TunnelId, conn: ConnId) -> Vec<Out> {
-        self.client.handle_socket_open(self.now, id, conn, &mut self.storage);
+        self.client.handle_socket_open(id, conn, self.storage.at(self.now));
         self.drain()
     }
 
@@ -184,7 +199,7 @@ impl ClientHarness {
         let mut log = Vec::new();
         while let Some(t) = self.client.poll_timeout().filter(|t| *t <= at) {
             self.now = self.now.max(t);
-            self.client.handle_timeout(self.now, &mut self.storage);
+            self.client.handle_timeout(self.storage.at(self.now));
             log.extend(self.drain().into_iter().map(|o| (self.now, o)));
         }
         self.now = at;

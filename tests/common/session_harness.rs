@@ -71,7 +71,8 @@ impl Harness {
 
     /// `request({login, ...login_options})` as op `op`.
     pub fn request_with(&mut self, op: u32, login: bool, options: LoginOptions<V>) -> Vec<Out> {
-        self.svc.request(self.now, OpId(op), login, options);
+        let now = self.now;
+        self.svc.request(move || now, OpId(op), login, options);
         self.drain()
     }
 
@@ -107,7 +108,8 @@ impl Harness {
 
     /// Answers `Send{op, attempt}`.
     pub fn request_response(&mut self, op: u32, attempt: u32, result: Result<RequestResponse<V>, &str>) -> Vec<Out> {
-        self.svc.handle_request_response(self.now, OpId(op), attempt, result.map_err(str::to_owned));
+        let now = self.now;
+        self.svc.handle_request_response(move || now, OpId(op), attempt, result.map_err(str::to_owned));
         self.drain()
     }
 
