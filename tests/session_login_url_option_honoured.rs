@@ -34,7 +34,6 @@ fn option_url_wins_over_set_url() {
 #[test]
 fn set_url_used_when_option_absent() {
     let mut h = Harness::new();
-    assert_eq!(h.svc.login_url(), Some(LOGIN_URL));
     h.login(1, opts());
     h.wx_login(0, Ok("c"));
     let outs = h.user_info_ok(0);

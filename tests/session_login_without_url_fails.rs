@@ -19,7 +19,6 @@ fn login_without_any_url_fails_at_once() {
 fn empty_urls_count_as_missing() {
     let mut h = Harness::without_url();
     h.svc.set_login_url(String::new());
-    assert_eq!(h.svc.login_url(), None);
     let options = LoginOptions { login_url: Some(String::new()), ..opts() };
     assert_eq!(h.login(1, options), vec![login_err(1, no_url())]);
 }

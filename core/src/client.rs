@@ -506,11 +506,6 @@ impl<V: HostValue> Client<V> {
         self.outputs.pop_front()
     }
 
-    /// How many outputs are waiting.
-    pub fn output_len(&self) -> usize {
-        self.outputs.len()
-    }
-
     /// The earliest deadline of the session service and the tunnels.
     pub fn poll_timeout(&self) -> Option<Millis> {
         let tunnels = self.tunnels.iter().filter_map(|s| s.machine.poll_timeout());

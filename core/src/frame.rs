@@ -24,9 +24,6 @@ pub const MESSAGE_PREFIX: &str = "message:";
 /// delivered as `@type`.
 pub const RESERVED_EVENTS: [&str; 5] = ["connect", "close", "reconnecting", "reconnect", "error"];
 
-/// Longest frame type the codec knows; a longer head cannot be a known type.
-pub const MAX_HEAD_LEN: usize = 7;
-
 /// Shortest heartbeat interval, in milliseconds: the server decides (`timeout:0.04` is
 /// 40 ms, as in the original); the floor only keeps a timer from spinning.
 pub const MIN_HEARTBEAT_MS: u64 = 5;

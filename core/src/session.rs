@@ -353,11 +353,6 @@ impl<V: Clone> SessionService<V> {
         self.login_url = if url.is_empty() { None } else { Some(url) };
     }
 
-    /// The login URL set by `setLoginUrl`.
-    pub fn login_url(&self) -> Option<&str> {
-        self.login_url.as_deref()
-    }
-
     /// The session in memory (the driver restores it from storage with `restore`).
     pub fn session(&self) -> Option<&StoredSession<V>> {
         self.session.as_ref()
@@ -584,11 +579,6 @@ impl<V: Clone> SessionService<V> {
             let error = Error::new(ErrorKind::LoginTimeout, MSG_LOGIN_TIMEOUT, None);
             self.complete(waiter.caller, Err(error));
         }
-    }
-
-    /// How many outputs are waiting to be polled.
-    pub fn output_len(&self) -> usize {
-        self.outputs.len()
     }
 
     /// Next output, in order.

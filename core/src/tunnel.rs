@@ -476,11 +476,6 @@ impl<P, D> Tunnel<P, D> {
         }
     }
 
-    /// How many outputs are waiting to be polled.
-    pub fn output_len(&self) -> usize {
-        self.outputs.len()
-    }
-
     /// The earliest deadline, if any timer is armed.
     pub fn poll_timeout(&self) -> Option<Millis> {
         [self.ping_at, self.pong_at, self.retry_at, self.open_at].into_iter().flatten().min()
