@@ -2,8 +2,8 @@
 // SocketTasks, each recording its calls and answering as the test says.
 'use strict';
 
-/** Runs `fn` on a later macrotask, as wx does for callbacks. */
-const later = (fn) => setTimeout(fn, 0);
+/** Runs `fn` on a later macrotask, as wx does for callbacks (on `clock` when given one). */
+const laterOn = (clock) => (clock ? (fn) => clock.setTimeout(fn, 0) : (fn) => setTimeout(fn, 0));
 
 class FakeSocketTask {
   constructor(wx, options) {
@@ -19,6 +19,7 @@ class FakeSocketTask {
   onClose(fn) { this.handlers.close.push(fn); }
   onError(fn) { this.handlers.error.push(fn); }
   send(options) {
+    const later = this.wx.later;
     if (this.failSends || this.closed) {
       later(() => options.fail && options.fail({ errMsg: 'sendSocketMessage:fail' }));
       return;
@@ -29,7 +30,7 @@ class FakeSocketTask {
   close(options) {
     if (this.closed) return;
     this.closed = options || {};
-    later(() => this.fire('close', { code: (options && options.code) || 1000, reason: '' }));
+    this.wx.later(() => this.fire('close', { code: (options && options.code) || 1000, reason: '' }));
   }
   /** Server side: the socket opens. */
   open() { this.fire('open', {}); }
@@ -48,10 +49,15 @@ class FakeSocketTask {
  *   getUserInfo(options) -> {userInfo, encryptedData, iv} | {fail: err}
  *   checkSession() -> true | false                  default: true
  *   request(options) -> {data, statusCode, header} | {fail: err} | Promise of those | 'hang'
+ * `clock` (a sim/clock.js clock): callbacks are answered on it instead of real timers.
  */
-function createFakeWx(handlers = {}) {
+function createFakeWx(handlers = {}, { clock } = {}) {
   let codes = 0;
+  const later = laterOn(clock);
   const fake = {
+    clock: clock || null,
+    /** Runs `fn` on a later macrotask (on the clock when there is one). */
+    later,
     storage: new Map(),
     calls: { login: 0, getUserInfo: 0, checkSession: 0, request: [], connectSocket: [] },
     sockets: [],
