@@ -7,7 +7,6 @@
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('path');
-const { sleep, waitFor } = require('./sim/fake-wx');
 const { ROOT, bowerInstall, remove } = require('./sim/install');
 const { MAGIC, SESSION_KEY, loadSdk, plain } = require('./sim/sdk');
 
@@ -19,11 +18,12 @@ let dir;
 before(() => { dir = bowerInstall(path.join(ROOT, 'pkg')); });
 after(() => remove(dir));
 
-/** The SDK with a tunnel service giving a new URL per request and v1 logins. */
+/** The SDK on a simulated clock with a tunnel service giving a new URL per request and v1 logins. */
 async function setup(t, handlers = {}) {
   let n = 0;
   let logins = 0;
   const env = await loadSdk(t, dir, {
+    clock: true,
     handlers: Object.assign({
       request: (o) => (o.url === LOGIN_URL
         ? { statusCode: 200, data: { [MAGIC]: 1, session: { id: 'id-' + ++logins, skey: 'skey-' + logins } } }
@@ -39,7 +39,7 @@ async function setup(t, handlers = {}) {
 async function active(env, tunnel) {
   const before = env.fake.sockets.length;
   tunnel.open();
-  await waitFor(() => env.fake.sockets.length > before, 2000, 'a socket');
+  await env.clock.waitFor(() => env.fake.sockets.length > before, 2000, 'a socket');
   env.fake.lastSocket().open();
   assert.equal(tunnel.status, 'ACTIVE');
   return env.fake.lastSocket();
@@ -55,7 +55,7 @@ test('a listener that emits while giving up: every close listener runs before th
   tunnel.on('error', (e) => log.push('error ' + e.code));
   const socket = await active(env, tunnel);
   socket.drop();
-  await waitFor(() => log.some((l) => l.startsWith('error 2001')), 2000, 'error 2001');
+  await env.clock.waitFor(() => log.some((l) => l.startsWith('error 2001')), 2000, 'error 2001');
   assert.deepEqual(log.slice(0, 3), ['L1 close', 'L2 close', 'error 2001']);
 });
 
@@ -71,7 +71,7 @@ test('a callback that makes a request runs its own complete before the next call
       complete: () => { log.push('a complete'); finish(); } });
     env.qcloud.request({ url: API_URL, login: true, success: () => log.push('b success') });
   });
-  await sleep(10);
+  await env.clock.advance(10);
   assert.deepEqual(log.slice(0, 2), ['a success', 'a complete']);
 });
 
@@ -85,7 +85,7 @@ test('creating a tunnel in a close listener does not lose the old one\'s error 2
   tunnel.on('error', (e) => errors.push(e.code));
   const socket = await active(env, tunnel);
   socket.drop();
-  await waitFor(() => errors.length > 0, 2000, 'error 2001');
+  await env.clock.waitFor(() => errors.length > 0, 2000, 'error 2001');
   assert.deepEqual(errors, [2001]);
   assert.ok(next, 'the new tunnel was created');
 });
@@ -108,7 +108,7 @@ test('a failing send of a control frame is not requeued as a packet', async (t) 
   const socket = await active(env, tunnel);
   socket.failSends = true;
   tunnel.close();
-  await sleep(20);
+  await env.clock.advance(20);
   assert.deepEqual(errors, [], 'no 4002 for the close frame');
   const again = await active(env, tunnel);
   assert.ok(!again.sent.includes('close'), 'the close frame is not sent on the next socket');
@@ -145,12 +145,12 @@ test('a session removed from storage by the page is not sent any more', async (t
 
 test('wx.connectSocket reporting through fail ends the first connection with 3001', async (t) => {
   const env = await setup(t);
-  env.fake.wx.connectSocket = (o) => { setTimeout(() => o.fail({ errMsg: 'connectSocket:fail url not in domain list' }), 0); };
+  env.fake.wx.connectSocket = (o) => { env.fake.later(() => o.fail({ errMsg: 'connectSocket:fail url not in domain list' })); };
   const tunnel = new env.qcloud.Tunnel(SERVICE_URL);
   const errors = [];
   tunnel.on('error', (e) => errors.push(e.code));
   tunnel.open();
-  await waitFor(() => errors.length > 0, 2000, 'an error');
+  await env.clock.waitFor(() => errors.length > 0, 2000, 'an error');
   assert.deepEqual(errors, [3001]);
   assert.equal(tunnel.status, 'CLOSED');
 });
