@@ -5,7 +5,6 @@
 const { test, describe, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('path');
-const { sleep, waitFor } = require('./sim/fake-wx');
 const { ROOT, bowerInstall, remove } = require('./sim/install');
 const { MAGIC, SESSION_KEY, loadSdk, plain } = require('./sim/sdk');
 
@@ -40,46 +39,52 @@ function server() {
   return srv;
 }
 
-/** Loads the SDK with a `server()`; `setUrl` (default true) calls setLoginUrl(LOGIN_URL). */
+/**
+ * Loads the SDK with a `server()` on a simulated clock (`env.clock`); `setUrl` (default
+ * true) calls setLoginUrl(LOGIN_URL).
+ */
 async function setup(t, { storage, setUrl = true, handlers = {} } = {}) {
   const srv = server();
-  const env = await loadSdk(t, dir, { handlers: Object.assign(srv.handlers, handlers), storage });
+  const env = await loadSdk(t, dir, { clock: true, handlers: Object.assign(srv.handlers, handlers), storage });
   if (setUrl) env.qcloud.setLoginUrl(LOGIN_URL);
   env.srv = srv;
   return env;
 }
 
 /**
- * Calls `fn(options)` with callbacks or as a Promise; returns {ok, value}. With callbacks
- * it checks the wx convention: nothing returned, exactly one of success/fail, then
- * complete with the same value.
+ * Calls `fn(options)` with callbacks or as a Promise; returns {ok, value, at} (`at`: the
+ * virtual time of the outcome). With callbacks it checks the wx convention: nothing
+ * returned, exactly one of success/fail, then complete with the same value.
  */
-async function invoke(mode, fn, options = {}) {
+async function invoke(env, mode, fn, options = {}) {
+  const { clock } = env;
   if (mode === 'promise') {
     const p = fn(options);
     assert.equal(typeof (p && p.then), 'function', 'no callbacks: a Promise');
     try {
-      return { ok: true, value: await p };
+      const value = await p;
+      return { ok: true, value, at: clock.now() };
     } catch (e) {
-      return { ok: false, value: e };
+      return { ok: false, value: e, at: clock.now() };
     }
   }
   const seen = [];
   let ret;
+  let at;
   await new Promise((resolve) => {
     ret = fn(Object.assign({}, options, {
       success: (v) => seen.push(['success', v]),
       fail: (e) => seen.push(['fail', e]),
-      complete: (v) => { seen.push(['complete', v]); resolve(); },
+      complete: (v) => { seen.push(['complete', v]); at = clock.now(); resolve(); },
     }));
   });
-  await sleep(5); // nothing may follow complete
+  await clock.advance(5); // nothing may follow complete
   assert.equal(ret, undefined, 'with callbacks: no Promise');
   assert.equal(seen.length, 2, 'one of success/fail, then complete: ' + seen.map((s) => s[0]));
   assert.ok(seen[0][0] === 'success' || seen[0][0] === 'fail');
   assert.equal(seen[1][0], 'complete');
   assert.equal(seen[1][1], seen[0][1], 'complete gets what success/fail got');
-  return { ok: seen[0][0] === 'success', value: seen[0][1] };
+  return { ok: seen[0][0] === 'success', value: seen[0][1], at };
 }
 
 /** Asserts a failed call with a typed error of `Class` and `type`; returns the error. */
@@ -118,7 +123,7 @@ describe('login (v1)', () => {
       });
       const request = env.srv.handlers.request;
       env.fake.handlers.request = (o) => { order.push('request'); return request(o); };
-      const r = await invoke(mode, env.qcloud.login);
+      const r = await invoke(env, mode, env.qcloud.login);
       assert.equal(r.ok, true);
       assert.deepEqual(plain(r.value), USER);
       assert.deepEqual(order, ['login', 'getUserInfo', 'request']);
@@ -143,7 +148,7 @@ describe('login (v1)', () => {
   for (const mode of MODES) {
     test(`no login URL → LoginError ERR_INVALID_PARAMS, nothing called (${mode})`, async (t) => {
       const env = await setup(t, { setUrl: false });
-      const e = assertError(await invoke(mode, env.qcloud.login), env.qcloud, 'LoginError', 'ERR_INVALID_PARAMS');
+      const e = assertError(await invoke(env, mode, env.qcloud.login), env.qcloud, 'LoginError', 'ERR_INVALID_PARAMS');
       assert.equal(e.type, env.qcloud.ERR_INVALID_PARAMS);
       assert.equal(env.fake.calls.login, 0);
       assert.equal(env.fake.calls.request.length, 0);
@@ -164,7 +169,7 @@ describe('login (v1)', () => {
     test(`stored session + checkSession ok → success(userInfo), no wx.login, no request (${mode})`, async (t) => {
       const stored = { id: 'old-id', skey: 'old-skey', userInfo: { nickName: '老用户' } };
       const env = await setup(t, { storage: { [SESSION_KEY]: stored } });
-      const r = await invoke(mode, env.qcloud.login);
+      const r = await invoke(env, mode, env.qcloud.login);
       assert.equal(r.ok, true);
       assert.deepEqual(plain(r.value), stored.userInfo);
       assert.equal(env.fake.calls.checkSession, 1);
@@ -179,7 +184,7 @@ describe('login (v1)', () => {
     const env = await setup(t, { storage: { [SESSION_KEY]: stored }, handlers: { checkSession: () => false } });
     // The login request fails: what is left in storage shows the clear.
     env.srv.login = () => ({ fail: { errMsg: 'request:fail timeout' } });
-    assertError(await invoke('promise', env.qcloud.login), env.qcloud, 'LoginError', 'ERR_LOGIN_FAILED');
+    assertError(await invoke(env, 'promise', env.qcloud.login), env.qcloud, 'LoginError', 'ERR_LOGIN_FAILED');
     assert.equal(env.fake.storage.has(SESSION_KEY), false, 'the stale session was removed');
     assert.deepEqual(plain(env.qcloud.buildSessionHeader()), {});
     // With a working server the same path logs in again.
@@ -196,7 +201,7 @@ describe('login errors', () => {
     test(`wx.login fails → ERR_WX_LOGIN_FAILED with the wx error as detail (${mode})`, async (t) => {
       const wxErr = { errMsg: 'login:fail no network' };
       const env = await setup(t, { handlers: { login: () => ({ fail: wxErr }) } });
-      const e = assertError(await invoke(mode, env.qcloud.login), env.qcloud, 'LoginError', 'ERR_WX_LOGIN_FAILED');
+      const e = assertError(await invoke(env, mode, env.qcloud.login), env.qcloud, 'LoginError', 'ERR_WX_LOGIN_FAILED');
       assert.equal(e.detail, wxErr);
       assert.equal(env.fake.calls.getUserInfo, 0);
       assert.equal(env.fake.calls.request.length, 0);
@@ -205,7 +210,7 @@ describe('login errors', () => {
     test(`getUserInfo fails → ERR_WX_GET_USER_INFO (${mode})`, async (t) => {
       const wxErr = { errMsg: 'getUserInfo:fail auth deny' };
       const env = await setup(t, { handlers: { getUserInfo: () => ({ fail: wxErr }) } });
-      const e = assertError(await invoke(mode, env.qcloud.login), env.qcloud, 'LoginError', 'ERR_WX_GET_USER_INFO');
+      const e = assertError(await invoke(env, mode, env.qcloud.login), env.qcloud, 'LoginError', 'ERR_WX_GET_USER_INFO');
       assert.equal(e.detail, wxErr);
       assert.equal(env.fake.calls.request.length, 0);
     });
@@ -214,7 +219,7 @@ describe('login errors', () => {
       const wxErr = { errMsg: 'request:fail timeout' };
       const env = await setup(t);
       env.srv.login = () => ({ fail: wxErr });
-      const e = assertError(await invoke(mode, env.qcloud.login), env.qcloud, 'LoginError', 'ERR_LOGIN_FAILED');
+      const e = assertError(await invoke(env, mode, env.qcloud.login), env.qcloud, 'LoginError', 'ERR_LOGIN_FAILED');
       assert.equal(e.detail, wxErr);
       assert.equal(env.fake.storage.has(SESSION_KEY), false);
     });
@@ -222,7 +227,7 @@ describe('login errors', () => {
     test(`magic id without session → ERR_LOGIN_MISSING_SESSION with the server's error and message (${mode})`, async (t) => {
       const env = await setup(t);
       env.srv.login = () => ({ statusCode: 200, data: { [MAGIC]: 1, error: 'ERR_DECRYPT_FAIL', message: '解密失败了' } });
-      const e = assertError(await invoke(mode, env.qcloud.login), env.qcloud, 'LoginError', 'ERR_LOGIN_MISSING_SESSION');
+      const e = assertError(await invoke(env, mode, env.qcloud.login), env.qcloud, 'LoginError', 'ERR_LOGIN_MISSING_SESSION');
       assert.equal(e.type, env.qcloud.ERR_LOGIN_SESSION_NOT_RECEIVED);
       assert.match(e.message, /ERR_DECRYPT_FAIL/);
       assert.match(e.message, /解密失败了/);
@@ -232,7 +237,7 @@ describe('login errors', () => {
     test(`no magic id → ERR_LOGIN_MISSING_SESSION (${mode})`, async (t) => {
       const env = await setup(t);
       env.srv.login = () => ({ statusCode: 200, data: { session: { id: 'i', skey: 's' } } });
-      assertError(await invoke(mode, env.qcloud.login), env.qcloud, 'LoginError', 'ERR_LOGIN_MISSING_SESSION');
+      assertError(await invoke(env, mode, env.qcloud.login), env.qcloud, 'LoginError', 'ERR_LOGIN_MISSING_SESSION');
       assert.equal(env.fake.storage.has(SESSION_KEY), false);
       assert.deepEqual(plain(env.qcloud.buildSessionHeader()), {});
     });
@@ -243,13 +248,16 @@ describe('login errors', () => {
       const env = await setup(t);
       let answer;
       env.srv.login = () => new Promise((resolve) => { answer = resolve; });
-      const started = Date.now();
-      const e = assertError(await invoke(mode, env.qcloud.login, { timeout: 50 }), env.qcloud, 'LoginError', 'ERR_LOGIN_TIMEOUT');
+      const started = env.clock.now();
+      const pending = invoke(env, mode, env.qcloud.login, { timeout: 50 });
+      await env.clock.advance(50);
+      const r = await pending;
+      const e = assertError(r, env.qcloud, 'LoginError', 'ERR_LOGIN_TIMEOUT');
       assert.equal(e.type, env.qcloud.ERR_LOGIN_TIMEOUT);
-      assert.ok(Date.now() - started >= 45, 'not before the deadline');
+      assert.equal(r.at - started, 50, 'at the deadline, not before');
       assert.equal(typeof answer, 'function', 'the login request was sent');
       answer({ statusCode: 200, data: v1Body(99) });
-      await sleep(20);
+      await env.clock.advance(20);
       assert.equal(env.fake.storage.has(SESSION_KEY), false);
       assert.deepEqual(plain(env.qcloud.buildSessionHeader()), {});
       // The next login starts a new flow.
@@ -268,6 +276,7 @@ describe('login robustness', () => {
     env.srv.login = (o, n) => new Promise((resolve) => { answer = () => resolve({ statusCode: 200, data: v1Body(n) }); });
     const short = env.qcloud.login({ timeout: 30 }).then(() => 'ok', (e) => e.type);
     const long = env.qcloud.login();
+    await env.clock.advance(30);
     assert.equal(await short, 'ERR_LOGIN_TIMEOUT');
     answer();
     assert.deepEqual(plain(await long), USER);
@@ -296,13 +305,13 @@ describe('login robustness', () => {
   test('wx.login throwing synchronously → ERR_WX_LOGIN_FAILED', async (t) => {
     const env = await setup(t);
     env.fake.wx.login = () => { throw new Error('boom'); };
-    const e = assertError(await invoke('promise', env.qcloud.login), env.qcloud, 'LoginError', 'ERR_WX_LOGIN_FAILED');
+    const e = assertError(await invoke(env, 'promise', env.qcloud.login), env.qcloud, 'LoginError', 'ERR_WX_LOGIN_FAILED');
     assert.match(e.detail.errMsg, /boom/);
   });
 
   test('wx.login success without a code → ERR_WX_LOGIN_FAILED', async (t) => {
     const env = await setup(t, { handlers: { login: () => ({}) } });
-    assertError(await invoke('promise', env.qcloud.login), env.qcloud, 'LoginError', 'ERR_WX_LOGIN_FAILED');
+    assertError(await invoke(env, 'promise', env.qcloud.login), env.qcloud, 'LoginError', 'ERR_WX_LOGIN_FAILED');
     assert.equal(env.fake.calls.request.length, 0);
   });
 });
@@ -337,7 +346,7 @@ describe('login variants', () => {
       assert.deepEqual(apiRequests(env.fake).map((o) => o.header['X-WX-Skey']), ['v2-1', 'v2-2']);
       // Invalid twice → ERR_INVALID_SESSION after exactly one retry.
       env.srv.api = () => verdict;
-      const e = assertError(await invoke('promise', env.qcloud.request, { url: API_URL }), env.qcloud,
+      const e = assertError(await invoke(env, 'promise', env.qcloud.request, { url: API_URL }), env.qcloud,
         'RequestError', 'ERR_INVALID_SESSION');
       assert.ok(e.detail, 'detail: the response');
       assert.equal(apiRequests(env.fake).length, 4);
@@ -349,7 +358,7 @@ describe('login variants', () => {
       const stored = { id: 'old-id', skey: 'old-skey', userInfo: { nickName: '老用户' } };
       const env = await setup(t, { storage: { [SESSION_KEY]: stored } });
       const detail = { userInfo: { nickName: '按钮用户', avatarUrl: 'a.png' }, encryptedData: 'BTN-ENC', iv: 'BTN-IV', rawData: '{}' };
-      const r = await invoke(mode, env.qcloud.login, { detail });
+      const r = await invoke(env, mode, env.qcloud.login, { detail });
       assert.equal(r.ok, true);
       assert.deepEqual(plain(r.value), detail.userInfo);
       assert.equal(env.fake.calls.getUserInfo, 0);
@@ -364,10 +373,10 @@ describe('login variants', () => {
   for (const mode of MODES) {
     test(`loginWithCode and login({codeOnly}) send X-WX-Code only (${mode})`, async (t) => {
       const env = await setup(t);
-      const r = await invoke(mode, env.qcloud.loginWithCode);
+      const r = await invoke(env, mode, env.qcloud.loginWithCode);
       assert.equal(r.ok, true);
       env.qcloud.clearSession();
-      assert.equal((await invoke(mode, env.qcloud.login, { codeOnly: true })).ok, true);
+      assert.equal((await invoke(env, mode, env.qcloud.login, { codeOnly: true })).ok, true);
       assert.equal(env.fake.calls.getUserInfo, 0);
       const reqs = loginRequests(env.fake);
       assert.deepEqual(reqs.map((o) => plain(o.header)), [{ 'X-WX-Code': 'code-1' }, { 'X-WX-Code': 'code-2' }]);
@@ -397,7 +406,7 @@ describe('login variants', () => {
 
   test('single flight with callbacks: every caller gets success exactly once', async (t) => {
     const env = await setup(t);
-    const got = await Promise.all([1, 2, 3].map(() => invoke('callbacks', env.qcloud.login)));
+    const got = await Promise.all([1, 2, 3].map(() => invoke(env, 'callbacks', env.qcloud.login)));
     assert.ok(got.every((r) => r.ok));
     assert.equal(env.fake.calls.login, 1);
   });
@@ -408,7 +417,7 @@ describe('request', () => {
     test(`session headers join the caller's (ours win in any case); other options pass through (${mode})`, async (t) => {
       const env = await setup(t);
       await env.qcloud.login();
-      const r = await invoke(mode, env.qcloud.request, {
+      const r = await invoke(env, mode, env.qcloud.request, {
         url: API_URL,
         method: 'PUT',
         data: { a: 1 },
@@ -439,12 +448,12 @@ describe('request', () => {
     let delivered;
     env.fake.wx.request = (o) => {
       env.fake.calls.request.push(o);
-      setTimeout(() => {
+      env.fake.later(() => {
         delivered = { data: { hello: 1 }, statusCode: '200', header: { 'Content-Type': 'json' }, errMsg: 'request:ok' };
         o.success(delivered);
-      }, 0);
+      });
     };
-    const r = await invoke('callbacks', env.qcloud.request, { url: API_URL });
+    const r = await invoke(env, 'callbacks', env.qcloud.request, { url: API_URL });
     assert.equal(r.ok, true);
     assert.equal(r.value, delivered);
     assert.equal(await env.qcloud.request({ url: API_URL }), delivered);
@@ -464,7 +473,7 @@ describe('request', () => {
       env.srv.api = (o, n) => (n === 1
         ? { statusCode: 200, data: { [MAGIC]: 1, error: 'ERR_INVALID_SESSION', message: '会话过期' } }
         : { statusCode: 200, data: { ok: true, header: plain(o.header) } });
-      const r = await invoke(mode, env.qcloud.request, { url: API_URL });
+      const r = await invoke(env, mode, env.qcloud.request, { url: API_URL });
       assert.equal(r.ok, true);
       assert.deepEqual(r.value.data.header, { 'X-WX-Id': 'id-2', 'X-WX-Skey': 'skey-2' });
       assert.equal(env.fake.calls.login, 2);
@@ -476,9 +485,9 @@ describe('request', () => {
       const env = await setup(t);
       await env.qcloud.login();
       env.srv.api = () => ({ statusCode: 200, data: { [MAGIC]: 1, error: 'ERR_INVALID_SESSION', message: '会话过期' } });
-      const e = assertError(await invoke(mode, env.qcloud.request, { url: API_URL }), env.qcloud, 'RequestError', 'ERR_INVALID_SESSION');
+      const e = assertError(await invoke(env, mode, env.qcloud.request, { url: API_URL }), env.qcloud, 'RequestError', 'ERR_INVALID_SESSION');
       assert.equal(e.type, env.qcloud.ERR_INVALID_SESSION);
-      await sleep(20);
+      await env.clock.advance(20);
       assert.equal(apiRequests(env.fake).length, 2);
       assert.equal(env.fake.calls.login, 2);
       assert.equal(env.fake.storage.has(SESSION_KEY), false, 'the rejected session is not kept');
@@ -488,10 +497,10 @@ describe('request', () => {
       const env = await setup(t);
       await env.qcloud.login();
       env.srv.api = () => ({ statusCode: 200, data: { [MAGIC]: 1, error: 'ERR_SKEY_MISMATCH', message: '鉴权不通过' } });
-      const e = assertError(await invoke(mode, env.qcloud.request, { url: API_URL }), env.qcloud, 'RequestError', 'ERR_CHECK_LOGIN_FAILED');
+      const e = assertError(await invoke(env, mode, env.qcloud.request, { url: API_URL }), env.qcloud, 'RequestError', 'ERR_CHECK_LOGIN_FAILED');
       assert.match(e.message, /ERR_SKEY_MISMATCH/);
       assert.match(e.message, /鉴权不通过/);
-      await sleep(20);
+      await env.clock.advance(20);
       assert.equal(apiRequests(env.fake).length, 1);
       assert.equal(env.fake.calls.login, 1);
     });
@@ -500,7 +509,7 @@ describe('request', () => {
       const env = await setup(t);
       const wxErr = { errMsg: 'request:fail net::ERR_CONNECTION_RESET' };
       env.srv.api = () => ({ fail: wxErr });
-      const e = assertError(await invoke(mode, env.qcloud.request, { url: API_URL }), env.qcloud, 'RequestError', 'ERR_REQUEST_FAILED');
+      const e = assertError(await invoke(env, mode, env.qcloud.request, { url: API_URL }), env.qcloud, 'RequestError', 'ERR_REQUEST_FAILED');
       assert.equal(e.detail, wxErr);
       assert.equal(e.type, env.qcloud.ERR_REQUEST_FAILED);
     });
@@ -508,7 +517,7 @@ describe('request', () => {
 
   test('request({login: true}) whose login fails → fail with that LoginError, no API request', async (t) => {
     const env = await setup(t, { handlers: { login: () => ({ fail: { errMsg: 'login:fail' } }) } });
-    const e = assertError(await invoke('callbacks', env.qcloud.request, { url: API_URL, login: true }), env.qcloud,
+    const e = assertError(await invoke(env, 'callbacks', env.qcloud.request, { url: API_URL, login: true }), env.qcloud,
       'LoginError', 'ERR_WX_LOGIN_FAILED');
     assert.equal(e.detail.errMsg, 'login:fail');
     assert.equal(apiRequests(env.fake).length, 0);
@@ -551,7 +560,7 @@ describe('request', () => {
     await env.qcloud.login();
     const request = env.fake.wx.request;
     env.fake.wx.request = () => { throw new Error('too many requests'); };
-    const e = assertError(await invoke('callbacks', env.qcloud.request, { url: API_URL }), env.qcloud, 'RequestError', 'ERR_REQUEST_FAILED');
+    const e = assertError(await invoke(env, 'callbacks', env.qcloud.request, { url: API_URL }), env.qcloud, 'RequestError', 'ERR_REQUEST_FAILED');
     assert.match(e.detail.errMsg, /too many requests/);
     env.fake.wx.request = request;
     await assertStillWorks(env);
@@ -629,7 +638,7 @@ describe('bad input never breaks the SDK', () => {
 
   test('request with callbacks and no url → fail + complete', async (t) => {
     const env = await setup(t);
-    assertError(await invoke('callbacks', env.qcloud.request, { method: 'GET' }), env.qcloud, 'RequestError', 'ERR_INVALID_PARAMS');
+    assertError(await invoke(env, 'callbacks', env.qcloud.request, { method: 'GET' }), env.qcloud, 'RequestError', 'ERR_INVALID_PARAMS');
   });
 
   for (const [name, arg] of [["login('x')", 'x'], ['login(42)', 42], ['login(null)', null]]) {
@@ -676,7 +685,7 @@ describe('bad input never breaks the SDK', () => {
     test(`login response body ${name} → ERR_LOGIN_MISSING_SESSION; the SDK still works`, async (t) => {
       const env = await setup(t);
       env.srv.login = () => ({ statusCode: 200, data: body });
-      const e = assertError(await invoke('promise', env.qcloud.login), env.qcloud, 'LoginError', type || 'ERR_LOGIN_MISSING_SESSION');
+      const e = assertError(await invoke(env, 'promise', env.qcloud.login), env.qcloud, 'LoginError', type || 'ERR_LOGIN_MISSING_SESSION');
       assert.ok(e.message.length < 2000, 'the error text does not carry the whole body');
       assert.equal(env.fake.storage.has(SESSION_KEY), false);
       await assertStillWorks(env);
@@ -711,7 +720,7 @@ describe('bad input never breaks the SDK', () => {
     const env = await setup(t);
     await env.qcloud.login();
     env.srv.api = () => ({ statusCode: 200, data: { [MAGIC]: 1, error: 42, message: ['x'] } });
-    assertError(await invoke('promise', env.qcloud.request, { url: API_URL }), env.qcloud, 'RequestError', 'ERR_CHECK_LOGIN_FAILED');
+    assertError(await invoke(env, 'promise', env.qcloud.request, { url: API_URL }), env.qcloud, 'RequestError', 'ERR_CHECK_LOGIN_FAILED');
     await assertStillWorks(env);
   });
 
@@ -719,7 +728,7 @@ describe('bad input never breaks the SDK', () => {
     const env = await setup(t);
     let completed = false;
     env.qcloud.login({ success: () => { throw new Error('page bug'); }, complete: () => { completed = true; } });
-    await waitFor(() => completed, 2000, 'complete');
+    await env.clock.waitFor(() => completed, 2000, 'complete');
     assert.equal(env.errors.length, 1, 'reported on the console');
     await assertStillWorks(env);
   });
