@@ -4,7 +4,6 @@
 const { test, describe, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('path');
-const { sleep, waitFor } = require('./sim/fake-wx');
 const { ROOT, bowerInstall, remove } = require('./sim/install');
 const { MAGIC, loadSdk, plain } = require('./sim/sdk');
 
@@ -21,9 +20,9 @@ const urlRequests = (fake) => fake.calls.request.filter((o) => o.url === SERVICE
 const wsUrl = (n) => 'wss://ws.example.com/tunnel/' + n;
 
 /**
- * Loads the SDK with a tunnel service: `srv.answer(o, n)` answers the n-th service-URL
- * request (default: v1 `{url}` with a new URL each time); logins get v1 session n.
- * Tunnel.RECONNECT_TIME_INCREASE is 5 ms unless `step` says otherwise.
+ * Loads the SDK on a simulated clock (`env.clock`) with a tunnel service: `srv.answer(o, n)`
+ * answers the n-th service-URL request (default: v1 `{url}` with a new URL each time);
+ * logins get v1 session n. Tunnel.RECONNECT_TIME_INCREASE is 5 ms unless `step` says otherwise.
  */
 async function setup(t, { step = 5, tries, handlers = {} } = {}) {
   const srv = {
@@ -36,7 +35,7 @@ async function setup(t, { step = 5, tries, handlers = {} } = {}) {
       ? { statusCode: 200, data: { [MAGIC]: 1, session: { id: 'id-' + ++srv.logins, skey: 'skey-' + srv.logins } } }
       : srv.answer(o, ++srv.n)),
   }, handlers);
-  const env = await loadSdk(t, dir, { handlers: srv.handlers });
+  const env = await loadSdk(t, dir, { clock: true, handlers: srv.handlers });
   env.srv = srv;
   env.Tunnel = env.qcloud.Tunnel;
   env.Tunnel.RECONNECT_TIME_INCREASE = step;
@@ -53,9 +52,9 @@ function record(tunnel) {
   return events;
 }
 
-/** Waits for socket number `n` (1-based) to be created; returns it. */
+/** Lets the fake's clock run until socket number `n` (1-based) is created; returns it. */
 async function socketNo(fake, n) {
-  await waitFor(() => fake.sockets.length >= n, 2000, 'socket ' + n);
+  await fake.clock.waitFor(() => fake.sockets.length >= n, 2000, 'socket ' + n);
   assert.equal(fake.sockets.length, n, 'exactly ' + n + ' sockets');
   return fake.sockets[n - 1];
 }
@@ -168,7 +167,7 @@ describe('opening', () => {
     tunnel.open();
     socket.open();
     tunnel.open();
-    await sleep(20);
+    await env.clock.advance(20);
     assert.equal(urlRequests(env.fake).length, 1);
     assert.equal(env.fake.sockets.length, 1);
     assert.equal(tunnel.status, 'ACTIVE');
@@ -231,15 +230,19 @@ describe('opening', () => {
   test('a Tunnel built before the SDK is ready queues its calls and then works', async (t) => {
     const { createMiniProgram } = require('./sim/miniprogram');
     const { createFakeWx } = require('./sim/fake-wx');
-    const fake = createFakeWx({ request: () => ({ statusCode: 200, data: { url: wsUrl(1) } }) });
+    const { createClock } = require('./sim/clock');
+    const clock = createClock();
+    const fake = createFakeWx({ request: () => ({ statusCode: 200, data: { url: wsUrl(1) } }) }, { clock });
     const mp = createMiniProgram(dir, { wx: fake.wx });
-    t.after(() => mp.dispose());
+    t.after(() => { mp.dispose(); clock.dispose(); });
     const qcloud = mp.require('/bower_components/qcloud-weapp-client-sdk/index.js');
+    qcloud.init({ clock });
     const tunnel = new qcloud.Tunnel(SERVICE_URL);
     const events = record(tunnel);
     tunnel.emit('early', 1);
     tunnel.open();
     assert.equal(tunnel.status, 'CLOSED');
+    await qcloud.ready; // loading is real work, not time: the calls made meanwhile run now
     const socket = await socketNo(fake, 1);
     socket.open();
     assert.deepEqual(events, ['connect']);
@@ -403,7 +406,7 @@ describe('inbound messages', () => {
     assert.equal(tunnel.status, 'CLOSED');
     assert.deepEqual(events, ['connect', 'close']);
     assert.ok(socket.closed, 'the SDK closed its socket');
-    await sleep(30);
+    await env.clock.advance(30);
     assert.deepEqual(events, ['connect', 'close']);
     assert.equal(urlRequests(env.fake).length, 1);
     // A new tunnel can be opened.
@@ -430,8 +433,8 @@ describe('first connection failures', () => {
       const events = record(tunnel);
       const errors = collect(tunnel, 'error');
       tunnel.open();
-      await waitFor(() => events.length > 0, 2000, 'an event');
-      await sleep(20);
+      await env.clock.waitFor(() => events.length > 0, 2000, 'an event');
+      await env.clock.advance(20);
       assert.deepEqual(events, ['error:1001']);
       assert.equal(errors[0].code, env.Tunnel.ERR_CONNECT_SERVICE);
       assert.equal(typeof errors[0].message, 'string');
@@ -453,7 +456,7 @@ describe('first connection failures', () => {
       fail(socket);
       assert.equal(tunnel.status, 'CLOSED');
       assert.deepEqual(events, ['error:3001']);
-      await sleep(30);
+      await env.clock.advance(30);
       assert.deepEqual(events, ['error:3001']);
       assert.equal(urlRequests(env.fake).length, 1);
       assert.equal(env.fake.sockets.length, 1);
@@ -467,7 +470,7 @@ describe('first connection failures', () => {
     const tunnel = new env.Tunnel(SERVICE_URL);
     const events = record(tunnel);
     tunnel.open();
-    await waitFor(() => events.length > 0);
+    await env.clock.waitFor(() => events.length > 0);
     assert.deepEqual(events, ['error:3001']);
     assert.equal(tunnel.status, 'CLOSED');
   });
@@ -511,18 +514,18 @@ describe('reconnecting', () => {
   test('the wait before each try grows by RECONNECT_TIME_INCREASE', async (t) => {
     const env = await setup(t, { step: 40, tries: 3 });
     const times = [];
-    env.srv.answer = (o, n) => { times.push(Date.now()); return n === 1 ? { statusCode: 200, data: { url: wsUrl(1) } } : { statusCode: 500 }; };
+    env.srv.answer = (o, n) => { times.push(env.clock.now()); return n === 1 ? { statusCode: 200, data: { url: wsUrl(1) } } : { statusCode: 500 }; };
     const tunnel = new env.Tunnel(SERVICE_URL);
     const events = record(tunnel);
     const socket = await connect(env, tunnel);
-    const dropped = Date.now();
+    const dropped = env.clock.now();
     socket.drop();
-    await waitFor(() => events.includes('error:2001'), 3000, 'giving up');
+    await env.clock.waitFor(() => events.includes('error:2001'), 3000, 'giving up');
     assert.equal(times.length, 4);
-    // Tries at +40, then +80 and +120 after each failure (timers never fire early by more than a tick).
-    assert.ok(times[1] - dropped >= 38, 'first try after 40 ms: ' + (times[1] - dropped));
-    assert.ok(times[2] - times[1] >= 78, 'second after 80 ms: ' + (times[2] - times[1]));
-    assert.ok(times[3] - times[2] >= 118, 'third after 120 ms: ' + (times[3] - times[2]));
+    // Tries at +40, then +80 and +120 after each failure (the failures answer at once).
+    assert.equal(times[1] - dropped, 40, 'first try after 40 ms');
+    assert.equal(times[2] - times[1], 80, 'second after 80 ms');
+    assert.equal(times[3] - times[2], 120, 'third after 120 ms');
   });
 
   test(`gives up after MAX_RECONNECT_TRY_TIMES failed tries: close, then error 2001, nothing after`, async (t) => {
@@ -533,12 +536,12 @@ describe('reconnecting', () => {
     const errors = collect(tunnel, 'error');
     const socket = await connect(env, tunnel);
     socket.drop();
-    await waitFor(() => events.includes('error:2001'), 3000, 'giving up');
+    await env.clock.waitFor(() => events.includes('error:2001'), 3000, 'giving up');
     assert.deepEqual(events, ['connect', 'reconnecting', 'close', 'error:2001']);
     assert.equal(errors[0].code, env.Tunnel.ERR_RECONNECT);
     assert.equal(urlRequests(env.fake).length, 1 + 3);
     assert.equal(tunnel.status, 'CLOSED');
-    await sleep(100);
+    await env.clock.advance(100);
     assert.deepEqual(events, ['connect', 'reconnecting', 'close', 'error:2001'], 'no spurious reconnecting');
     assert.equal(urlRequests(env.fake).length, 4);
     assert.equal(env.fake.sockets.length, 1);
@@ -556,12 +559,12 @@ describe('reconnecting', () => {
       const socket = await connect(env, tunnel);
       env.fake.handlers.connectSocket = fail;
       socket.drop();
-      await waitFor(() => events.includes('error:2001'), 3000, 'giving up');
+      await env.clock.waitFor(() => events.includes('error:2001'), 3000, 'giving up');
       assert.deepEqual(events, ['connect', 'reconnecting', 'close', 'error:2001']);
       assert.equal(urlRequests(env.fake).length, 1 + 3);
       assert.equal(env.fake.sockets.length, 1 + 3);
       assert.equal(tunnel.status, 'CLOSED');
-      await sleep(50);
+      await env.clock.advance(50);
       assert.equal(tunnel.status, 'CLOSED');
       assert.equal(env.fake.sockets.length, 4);
       env.fake.handlers.connectSocket = null;
@@ -620,7 +623,7 @@ describe('reconnecting', () => {
       stale.error();
       stale.drop();
     }
-    await sleep(30);
+    await env.clock.advance(30);
     assert.deepEqual(got, [1]);
     assert.deepEqual(events, ['connect', 'reconnecting', 'reconnect']);
     assert.equal(tunnel.status, 'ACTIVE');
@@ -641,7 +644,7 @@ describe('reconnecting', () => {
     socket.drop();
     tunnel.close();
     assert.equal(tunnel.status, 'CLOSED');
-    await sleep(120);
+    await env.clock.advance(120);
     assert.deepEqual(events, ['connect', 'reconnecting', 'close']);
     assert.equal(urlRequests(env.fake).length, 1);
     assert.equal(env.fake.sockets.length, 1);
@@ -654,11 +657,11 @@ describe('reconnecting', () => {
     const tunnel = new env.Tunnel(SERVICE_URL);
     const events = record(tunnel);
     tunnel.open();
-    await waitFor(() => answer);
+    await env.clock.waitFor(() => answer);
     tunnel.close();
     assert.deepEqual(events, ['close']);
     answer({ statusCode: 200, data: { url: wsUrl(1) } });
-    await sleep(30);
+    await env.clock.advance(30);
     assert.equal(env.fake.sockets.length, 0);
     assert.equal(tunnel.status, 'CLOSED');
     assert.deepEqual(events, ['close']);
@@ -702,7 +705,7 @@ describe('one open tunnel at a time', () => {
     assert.deepEqual(s1.sent, ['message:{"type":"queued","content":1}']);
     // While `a` is open, `b` may not open a second channel.
     b.open();
-    await sleep(30);
+    await env.clock.advance(30);
     assert.equal(env.fake.sockets.length, 1);
     assert.equal(b.status, 'CLOSED');
     assert.ok(bEvents.length > 0 && bEvents.every((e) => e === 'error:1001'), 'b was told: ' + bEvents);
@@ -753,7 +756,7 @@ describe('close, queue and send failures', () => {
     assert.equal(tunnel.status, 'CLOSED');
     assert.deepEqual(events, ['connect', 'close']);
     tunnel.close();
-    await sleep(20);
+    await env.clock.advance(20);
     assert.deepEqual(events, ['connect', 'close'], 'a second close() does nothing');
     assert.deepEqual(socket.sent, ['message:{"type":"bye","content":1}', 'close']);
   });
@@ -771,7 +774,7 @@ describe('close, queue and send failures', () => {
     assert.deepEqual(events.slice().sort(), ['close', 'error:4002']);
     assert.equal(errors[0].code, env.Tunnel.ERR_UNSENT);
     assert.deepEqual(plain(errors[0].detail), [{ type: 'a', content: { n: 1 } }, { type: 'b' }]);
-    await sleep(20);
+    await env.clock.advance(20);
     assert.equal(env.fake.sockets.length, 0);
   });
 
@@ -802,7 +805,7 @@ describe('close, queue and send failures', () => {
     first.failSends = true;
     tunnel.emit('precious', { n: 1 });
     tunnel.emit('second', 2);
-    await waitFor(() => events.includes('reconnecting'), 2000, 'reconnecting');
+    await env.clock.waitFor(() => events.includes('reconnecting'), 2000, 'reconnecting');
     assert.ok(first.closed);
     const second = await socketNo(env.fake, 2);
     tunnel.emit('third', 3);
@@ -823,7 +826,7 @@ describe('close, queue and send failures', () => {
     socket.failSends = true;
     tunnel.emit('last', 1);
     tunnel.close();
-    await waitFor(() => errors.length > 0, 2000, 'error 4002');
+    await env.clock.waitFor(() => errors.length > 0, 2000, 'error 4002');
     assert.equal(errors[0].code, 4002);
     assert.deepEqual(plain(errors[0].detail), [{ type: 'last', content: 1 }]);
   });
@@ -851,7 +854,7 @@ describe('network and heartbeat', () => {
     const socket = await connect(env, tunnel);
     env.fake.setOnline(false);
     socket.drop();
-    await sleep(150); // 2 tries would take 5 + 10 ms
+    await env.clock.advance(150); // 2 tries would take 5 + 10 ms
     assert.equal(tunnel.status, 'RECONNECTING');
     assert.deepEqual(events, ['connect', 'reconnecting']);
     assert.equal(urlRequests(env.fake).length, 1, 'no URL request while offline');
@@ -866,7 +869,7 @@ describe('network and heartbeat', () => {
     const socket = await connect(env, tunnel);
     env.fake.setOnline(false);
     socket.drop();
-    await sleep(20);
+    await env.clock.advance(20);
     assert.equal(urlRequests(env.fake).length, 1);
     env.fake.setOnline(true);
     assert.equal(urlRequests(env.fake).length, 2, 'the URL request starts right away');
@@ -879,14 +882,16 @@ describe('network and heartbeat', () => {
     const tunnel = new env.Tunnel(SERVICE_URL, { heartbeat: 1000 });
     const events = record(tunnel);
     const socket = await connect(env, tunnel);
-    const opened = Date.now();
     const pings = () => socket.sent.filter((f) => f === 'ping').length;
-    await sleep(500);
+    await env.clock.advance(999);
     assert.equal(pings(), 0, 'not before the interval');
-    await waitFor(() => pings() === 1, 2000, 'first ping');
-    assert.ok(Date.now() - opened >= 950);
+    await env.clock.advance(1);
+    assert.equal(pings(), 1, 'first ping one interval after connect');
     socket.message('pong');
-    await waitFor(() => pings() === 2, 2000, 'second ping');
+    await env.clock.advance(999);
+    assert.equal(pings(), 1, 'not before the next interval');
+    await env.clock.advance(1);
+    assert.equal(pings(), 2, 'second ping one interval after the first');
     socket.message('pong');
     assert.deepEqual(events, ['connect']);
     assert.equal(tunnel.status, 'ACTIVE');
@@ -900,9 +905,11 @@ describe('network and heartbeat', () => {
     const socket = await connect(env, tunnel);
     socket.message('timeout:1');
     assert.deepEqual(socket.sent, ['ping']);
-    const sentAt = Date.now();
-    await waitFor(() => events.includes('reconnecting'), 3000, 'reconnect after the missing pong');
-    assert.ok(Date.now() - sentAt >= 900, 'waited for the pong');
+    await env.clock.advance(999);
+    assert.deepEqual(events, ['connect'], 'waits one interval for the pong');
+    assert.ok(!socket.closed);
+    await env.clock.advance(1);
+    assert.deepEqual(events, ['connect', 'reconnecting'], 'reconnects when the pong is a full interval late');
     assert.ok(socket.closed);
     (await socketNo(env.fake, 2)).open();
     assert.deepEqual(events, ['connect', 'reconnecting', 'reconnect']);
@@ -912,28 +919,63 @@ describe('network and heartbeat', () => {
   test('exponential backoff option: waits double from RECONNECT_TIME_INCREASE', async (t) => {
     const env = await setup(t, { step: 10, tries: 4 });
     const times = [];
-    env.srv.answer = (o, n) => { times.push(Date.now()); return n === 1 ? { statusCode: 200, data: { url: wsUrl(1) } } : { statusCode: 500 }; };
+    env.srv.answer = (o, n) => { times.push(env.clock.now()); return n === 1 ? { statusCode: 200, data: { url: wsUrl(1) } } : { statusCode: 500 }; };
     const tunnel = new env.Tunnel(SERVICE_URL, { backoff: 'exponential', jitter: false, backoffCap: 100000 });
     const events = record(tunnel);
     const socket = await connect(env, tunnel);
+    const dropped = env.clock.now();
     socket.drop();
-    await waitFor(() => events.includes('error:2001'), 3000, 'giving up');
+    await env.clock.waitFor(() => events.includes('error:2001'), 3000, 'giving up');
     assert.equal(times.length, 5);
-    const gaps = [times[2] - times[1], times[3] - times[2], times[4] - times[3]];
-    // 20, 40, 80 ms (linear would be 20, 30, 40).
-    assert.ok(gaps[0] >= 18 && gaps[1] >= 38 && gaps[2] >= 78, 'gaps ' + gaps);
+    const gaps = [times[1] - dropped, times[2] - times[1], times[3] - times[2], times[4] - times[3]];
+    // 10, 20, 40, 80 ms (linear would be 10, 20, 30, 40).
+    assert.deepEqual(gaps, [10, 20, 40, 80]);
   });
 
   test('exponential backoff with jitter stays within [d/2, d] and gives up as usual', async (t) => {
     const env = await setup(t, { step: 40, tries: 2 });
     const times = [];
-    env.srv.answer = (o, n) => { times.push(Date.now()); return n === 1 ? { statusCode: 200, data: { url: wsUrl(1) } } : { statusCode: 500 }; };
+    env.srv.answer = (o, n) => { times.push(env.clock.now()); return n === 1 ? { statusCode: 200, data: { url: wsUrl(1) } } : { statusCode: 500 }; };
     const tunnel = new env.Tunnel(SERVICE_URL, { backoff: 'exponential' });
     const events = record(tunnel);
     const socket = await connect(env, tunnel);
+    const dropped = env.clock.now();
     socket.drop();
-    await waitFor(() => events.includes('error:2001'), 3000, 'giving up');
+    await env.clock.waitFor(() => events.includes('error:2001'), 3000, 'giving up');
     assert.equal(times.length, 3);
-    assert.ok(times[2] - times[1] >= 38, 'second try waits at least half of 80 ms: ' + (times[2] - times[1]));
+    const first = times[1] - dropped;
+    const second = times[2] - times[1];
+    assert.ok(first >= 20 && first <= 40, 'first try waits between half of 40 ms and 40 ms: ' + first);
+    assert.ok(second >= 40 && second <= 80, 'second try waits between half of 80 ms and 80 ms: ' + second);
+  });
+});
+
+describe('the simulated clock', () => {
+  test('given qcloud.init({clock}), login deadlines, heartbeats, reconnect waits and open deadlines all run on it', async (t) => {
+    const env = await setup(t);
+    env.qcloud.setLoginUrl(LOGIN_URL);
+    const request = env.fake.handlers.request;
+    env.fake.handlers.request = (o) => (isLogin(o) ? 'hang' : request(o));
+    const late = env.qcloud.login({ timeout: 100 }).then(() => 'ok', (e) => e.type);
+    await env.clock.advance(100);
+    assert.equal(await late, 'ERR_LOGIN_TIMEOUT');
+    env.fake.handlers.request = request;
+    await env.qcloud.login();
+    const tunnel = new env.Tunnel(SERVICE_URL, { heartbeat: 50, openTimeout: 200 });
+    const events = record(tunnel);
+    const s1 = await connect(env, tunnel);
+    await env.clock.advance(50);
+    assert.deepEqual(s1.sent, ['ping']);
+    await env.clock.advance(50); // no pong
+    assert.deepEqual(events, ['connect', 'reconnecting']);
+    await socketNo(env.fake, 2); // after 5 ms; it never opens
+    const opened = env.clock.now();
+    const s3 = await socketNo(env.fake, 3);
+    assert.equal(env.clock.now() - opened, 200 + 10, 'the open deadline, then the second try\'s wait');
+    s3.open();
+    assert.deepEqual(events, ['connect', 'reconnecting', 'reconnect']);
+    tunnel.close();
+    // Nothing used the runtime's own setTimeout/setInterval or Date.now.
+    assert.deepEqual(env.runtime, { timers: 0, dateNow: 0 });
   });
 });
