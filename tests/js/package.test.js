@@ -51,7 +51,7 @@ async function loadAndRoundTrip(dir) {
 
 test('pkg/ holds the bower package files', () => {
   for (const f of ['bower.json', 'index.js', 'index.d.ts', 'README.md', 'lib/wasm.js', 'lib/host.js', 'lib/utf8.js',
-    'lib/qcloud.wasm', 'lib/qcloud.wasm.br']) {
+    'lib/qcloud.wasm', 'lib/qcloud.wasm.br', 'miniprogram_dist/index.js', 'miniprogram_dist/lib/qcloud.wasm.br']) {
     assert.ok(fs.existsSync(path.join(ROOT, 'pkg', f)), 'pkg/' + f);
   }
   const bower = JSON.parse(fs.readFileSync(path.join(ROOT, 'pkg', 'bower.json'), 'utf8'));
@@ -107,6 +107,7 @@ test('bower install of the repository itself gives a working SDK', { skip: !fs.e
     assert.ok(fs.existsSync(path.join(installed, 'lib', 'qcloud.wasm.br')));
     assert.ok(!fs.existsSync(path.join(installed, 'src')), 'bower.json ignore keeps the sources out');
     assert.ok(!fs.existsSync(path.join(installed, 'tests')));
+    assert.ok(!fs.existsSync(path.join(installed, 'miniprogram_dist')), 'the npm layout stays out of a bower install');
     await loadAndRoundTrip(dir);
   } finally {
     remove(dir);
@@ -189,7 +190,9 @@ test('the committed package files equal a fresh build (the build is reproducible
   // script/test builds pkg/ from the committed sources first; the runtime files committed
   // at the root (what `bower install <repo>` takes) must be byte-identical to it.
   const stale = [];
-  for (const f of ['index.js', 'index.d.ts', 'bower.json', 'lib/wasm.js', 'lib/host.js', 'lib/utf8.js', 'lib/qcloud.wasm', 'lib/qcloud.wasm.br']) {
+  const runtime = ['index.js', 'lib/wasm.js', 'lib/host.js', 'lib/utf8.js', 'lib/qcloud.wasm', 'lib/qcloud.wasm.br'];
+  // miniprogram_dist/: the npm layout (package.json `miniprogram`), the same files.
+  for (const f of ['index.d.ts', 'bower.json', ...runtime, ...runtime.map((r) => 'miniprogram_dist/' + r)]) {
     let committed;
     try {
       committed = execFileSync('git', ['show', 'HEAD:' + f], { cwd: ROOT, maxBuffer: 1 << 26 });

@@ -76,12 +76,25 @@ function createMiniProgram(root, options = {}) {
   }
   function resolve(dir, p) {
     const base = p.startsWith('/') ? path.join(root, p) : path.resolve(dir, p);
-    const full = base.endsWith('.js') ? base : base + '.js';
+    let full = base.endsWith('.js') ? base : base + '.js';
+    // A bare name that is no file next to the caller: an npm package built by DevTools'
+    // "build npm", looked up in miniprogram_npm/ from the caller's folder up to the root
+    // (a package folder loads its index.js).
+    if (!p.startsWith('/') && !p.startsWith('.') && !fs.existsSync(full)) full = resolveNpm(dir, p) || full;
     if (!full.startsWith(path.resolve(root) + path.sep)) throw new Error('require outside the code package: ' + p);
     return full;
   }
+  function resolveNpm(dir, p) {
+    for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+      const base = path.join(d, 'miniprogram_npm', p);
+      for (const f of [base.endsWith('.js') ? base : base + '.js', path.join(base, 'index.js')]) {
+        if (fs.existsSync(f) && fs.statSync(f).isFile()) return f;
+      }
+      if (d === path.resolve(root) || d === path.dirname(d)) return null;
+    }
+  }
 
-  runtime.require = (p) => load(resolve(root, p.startsWith('/') || p.startsWith('.') ? p : './' + p));
+  runtime.require = (p) => load(resolve(root, p));
   /** Loads a page's code and returns its Page() object. */
   runtime.loadPage = (route) => {
     runtime.currentPage = route;
