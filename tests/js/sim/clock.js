@@ -66,6 +66,7 @@ function createClock({ start = START, autoFlush = true } = {}) {
   function add(fn, ms, args, every) {
     if (typeof fn !== 'function') throw new TypeError('clock: the callback must be a function');
     const id = ++seq;
+    if (disposed) return id;
     const delay = Math.max(every ? 1 : 0, Number(ms) || 0);
     timers.set(id, { at: now + delay, seq: id, fn, args, every: every ? delay : 0 });
     kick();
@@ -127,7 +128,7 @@ function createClock({ start = START, autoFlush = true } = {}) {
         await drain();
       }
     }),
-    /** Forgets every timer and stops running tasks: nothing armed runs any more. */
+    /** Forgets every timer and ignores new ones: nothing runs on this clock any more. */
     dispose: () => {
       disposed = true;
       timers.clear();
