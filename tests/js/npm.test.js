@@ -60,6 +60,33 @@ function buildNpm(dir) {
   fs.rmSync(path.join(dir, 'node_modules'), { recursive: true, force: true });
 }
 
+/**
+ * A TypeScript page in the installed project finds the package's types by its name (the
+ * `types` field) and compiles under a strict mini-program tsconfig.
+ */
+function typecheck(dir) {
+  const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  const typings = path.join(ROOT, 'node_modules', 'miniprogram-api-typings');
+  if (!fs.existsSync(tsc) || !fs.existsSync(typings)) return; // typings.test.js says why
+  fs.symlinkSync(typings, path.join(dir, 'node_modules', 'miniprogram-api-typings'), 'dir');
+  fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({
+    compilerOptions: { target: 'es2017', lib: ['es2017'], module: 'commonjs', moduleResolution: 'node', strict: true,
+      types: ['miniprogram-api-typings'], noEmit: true, skipLibCheck: false },
+    files: ['page.ts'],
+  }));
+  fs.writeFileSync(path.join(dir, 'page.ts'), [
+    `import qcloud = require('${NAME}');`,
+    "qcloud.request<{ code: number }>({ url: 'https://example.com/api', login: true })",
+    '  .then((res) => { const status: number = res.statusCode; const code: number = res.data.code; console.log(status, code); });',
+    '',
+  ].join('\n'));
+  try {
+    execFileSync(process.execPath, [tsc, '-p', dir, '--pretty', 'false'], { cwd: dir, encoding: 'utf8', stdio: 'pipe' });
+  } catch (e) {
+    assert.fail('the installed package does not type-check:\n' + e.stdout + e.stderr);
+  }
+}
+
 /** A fake wx whose server logs in (v1), echoes request headers and hands out tunnel URLs. */
 function serverWx() {
   const fake = createFakeWx({
@@ -168,6 +195,7 @@ test('npm install of the packed tarball, "build npm", require by name: login, re
     const installed = path.join(dir, 'node_modules', NAME);
     assert.ok(fs.existsSync(path.join(installed, 'index.d.ts')), 'types installed');
     assert.ok(!fs.existsSync(path.join(installed, 'node_modules')), 'no dependencies, no dev dependencies');
+    typecheck(dir);
     buildNpm(dir);
     const out = path.join(dir, 'miniprogram_npm', NAME);
     assert.deepEqual(fs.readdirSync(out, { recursive: true }).filter((f) => f.includes('.')).sort(), RUNTIME);
