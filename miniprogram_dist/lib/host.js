@@ -75,8 +75,6 @@ const state = {
   timers: {},
   /** The clock and timers (`qcloud.init({ clock })`; tests run on a simulated one). */
   clock: null,
-  /** The debug logger (`qcloud.setLogger`): a function, or an object with `info` / `log`. */
-  logger: null,
   /** Whether wx.onNetworkStatusChange is followed. */
   networkWatched: false,
   /** Builds LoginError / RequestError objects (index.js sets its classes' builder). */
@@ -266,18 +264,6 @@ function op_done(op, value) {
   safeCall(e.success, value);
   safeCall(e.complete, value);
   if (e.resolve) e.resolve(value);
-}
-
-/** A debug line to the logger (a function, or `console` / `wx.getRealtimeLogManager()`). */
-function log_line(line) {
-  var l = state.logger;
-  if (!l) return;
-  try {
-    var text = '[qcloud] ' + line;
-    if (typeof l === 'function') l(text);
-    else if (typeof l.info === 'function') l.info(text);
-    else if (typeof l.log === 'function') l.log(text);
-  } catch (e) { /* a failing logger never breaks the SDK */ }
 }
 
 /** A `RequestError` (`request`) or `LoginError` with `.type`, `.message` and `.detail`. */
@@ -606,7 +592,6 @@ exports.stored_session_is = stored_session_is;
 exports.storage_set = storage_set;
 exports.storage_remove = storage_remove;
 exports.op_done = op_done;
-exports.log_line = log_line;
 exports.make_error = make_error;
 exports.op_fail = op_fail;
 exports.socket_connect = socket_connect;

@@ -108,6 +108,11 @@ test('bower install of the repository itself gives a working SDK', { skip: !fs.e
     assert.ok(!fs.existsSync(path.join(installed, 'src')), 'bower.json ignore keeps the sources out');
     assert.ok(!fs.existsSync(path.join(installed, 'tests')));
     assert.ok(!fs.existsSync(path.join(installed, 'miniprogram_dist')), 'the npm layout stays out of a bower install');
+    // Only the runtime files reach the code package (a new top-level file or folder of the
+    // repository needs an entry in pkg-template/bower.json's `ignore`).
+    assert.deepEqual(fs.readdirSync(installed, { recursive: true }).filter((f) => f !== 'lib').sort(),
+      ['.bower.json', 'README.md', 'bower.json', 'index.d.ts', 'index.js', 'lib/host.js', 'lib/qcloud.wasm',
+        'lib/qcloud.wasm.br', 'lib/utf8.js', 'lib/wasm.js'].map((f) => f.split('/').join(path.sep)));
     await loadAndRoundTrip(dir);
   } finally {
     remove(dir);
