@@ -602,6 +602,12 @@ impl<V: HostValue> Client<V> {
                         Some(slot) => Output::SendTunnelUrl { op, attempt, url: slot.service_url.clone(), headers },
                         None => continue,
                     },
+                    // A tunnel URL request superseded by a newer one (the tunnel was closed
+                    // and opened again): nobody waits for it; end it without sending.
+                    None if op.0 >= INTERNAL_OP_BASE => {
+                        self.session.handle_request_response(|| host.now(), op, attempt, Err(V::undefined()));
+                        continue;
+                    }
                     None => Output::Send { op, attempt, headers },
                 },
                 session::Output::RequestDone { op, result } => match self.take_route(op) {
@@ -609,6 +615,8 @@ impl<V: HostValue> Client<V> {
                         self.url_answered(route, result, host);
                         continue;
                     }
+                    // The answer to a superseded tunnel URL request is no user's.
+                    None if op.0 >= INTERNAL_OP_BASE => continue,
                     None => {
                         let request_error = result.as_ref().is_err_and(|e| e.kind.raised_by_request());
                         Output::RequestDone { op, result, request_error }

@@ -760,12 +760,13 @@ fn classify_login_response<V>(
         ..
     } = response;
     if magic {
-        if let (Some(id), Some(skey)) = (session_id, session_skey) {
+        // An empty skey is no session: storage would not keep it (docs/PROTOCOL.md §4).
+        if let (Some(id), Some(skey)) = (session_id, non_empty_owned(session_skey)) {
             return Ok(StoredSession { id: Some(id), skey, user_info, stored: None });
         }
     }
     if code == Some(0.0) {
-        if let Some(skey) = v2_skey {
+        if let Some(skey) = non_empty_owned(v2_skey) {
             return Ok(StoredSession { id: None, skey, user_info: v2_user_info, stored: v2_data });
         }
     }
@@ -779,6 +780,11 @@ fn classify_login_response<V>(
         format!("登录请求没有包含会话响应，请确保服务器处理 `{url}` 的时候正确使用了 SDK 输出登录结果")
     };
     Err(Error::new(ErrorKind::LoginMissingSession, text, Some(raw)))
+}
+
+/// `Some(s)` unless `s` is absent or empty.
+fn non_empty_owned(s: Option<String>) -> Option<String> {
+    s.filter(|s| !s.is_empty())
 }
 
 /// `Some(s)` unless `s` is absent or empty.
