@@ -217,6 +217,19 @@ function readySync(name) {
   return state.exports;
 }
 
+/**
+ * Turns the debug log on: `logger` gets one line per protocol step (login stages, request
+ * retries, tunnel states, reconnect tries and delays, frames in and out by type), with the
+ * session key, codes and encrypted data masked. A function, or an object with `info` (as
+ * `console` or `wx.getRealtimeLogManager()`: the log then shows in the mini-program admin's
+ * realtime logs). `null` turns it off (the default: nothing is formatted then).
+ */
+function setLogger(logger) {
+  state.logger = logger && (typeof logger === 'function' || typeof logger === 'object') ? logger : null;
+  var on = !!state.logger;
+  whenReady(function (x) { x.set_debug(on); }, noop);
+}
+
 /** Forgets the stored session. */
 function clearSession() {
   whenReady(function (x) { x.session_clear(); }, function () {});
@@ -355,6 +368,7 @@ var api = {
   init: init,
   ready: ready,
   setLoginUrl: setLoginUrl,
+  setLogger: setLogger,
   login: login,
   loginWithCode: loginWithCode,
   request: request,

@@ -75,6 +75,8 @@ const state = {
   timers: {},
   /** The clock and timers (`qcloud.init({ clock })`; tests run on a simulated one). */
   clock: null,
+  /** The debug logger (`qcloud.setLogger`): a function, or an object with `info` / `log`. */
+  logger: null,
   /** Whether wx.onNetworkStatusChange is followed. */
   networkWatched: false,
   /** Builds LoginError / RequestError objects (index.js sets its classes' builder). */
@@ -119,7 +121,7 @@ var clockOffset = 0;
 
 /** Milliseconds that never go backwards: a wall clock set back is absorbed into an offset. */
 function now() {
-  var t = (state.clock ? state.clock.now() : Date.now()) + clockOffset;
+  var t = (state.clock ? state.clock.now() : Date.now()) + clockOffset; // methods called on the clock object
   if (t < clockLast) {
     clockOffset += clockLast - t;
     t = clockLast;
@@ -131,13 +133,18 @@ function now() {
 function set_timer(slot, delay) {
   var clock = state.clock;
   var old = state.timers[slot];
-  if (old !== undefined) (clock ? clock.clearTimeout : clearTimeout)(old);
+  if (old !== undefined) {
+    if (clock) clock.clearTimeout(old);
+    else clearTimeout(old);
+  }
   delete state.timers[slot];
   if (delay >= 0) {
-    state.timers[slot] = (clock ? clock.setTimeout : setTimeout)(function () {
+    var fire = function () {
       delete state.timers[slot];
       state.exports.on_timer(slot);
-    }, Math.min(delay, 2147483647));
+    };
+    var ms = Math.min(delay, 2147483647);
+    state.timers[slot] = clock ? clock.setTimeout(fire, ms) : setTimeout(fire, ms);
   }
 }
 
@@ -264,6 +271,18 @@ function op_done(op, value) {
   safeCall(e.success, value);
   safeCall(e.complete, value);
   if (e.resolve) e.resolve(value);
+}
+
+/** A debug line to the logger (a function, or `console` / `wx.getRealtimeLogManager()`). */
+function log_line(line) {
+  var l = state.logger;
+  if (!l) return;
+  try {
+    var text = '[qcloud] ' + line;
+    if (typeof l === 'function') l(text);
+    else if (typeof l.info === 'function') l.info(text);
+    else if (typeof l.log === 'function') l.log(text);
+  } catch (e) { /* a failing logger never breaks the SDK */ }
 }
 
 /** A `RequestError` (`request`) or `LoginError` with `.type`, `.message` and `.detail`. */
@@ -592,6 +611,7 @@ exports.stored_session_is = stored_session_is;
 exports.storage_set = storage_set;
 exports.storage_remove = storage_remove;
 exports.op_done = op_done;
+exports.log_line = log_line;
 exports.make_error = make_error;
 exports.op_fail = op_fail;
 exports.socket_connect = socket_connect;

@@ -103,6 +103,13 @@ declare namespace qcloud {
   }
 
   function setLoginUrl(url: string): void;
+  /** Something that takes debug lines: a function, or an object with `info` (`console`, `wx.getRealtimeLogManager()`). */
+  type Logger = ((line: string) => void) | { info(...args: any[]): void };
+  /**
+   * Turns the debug log on (one line per protocol step, with the session key, codes and
+   * encrypted data masked) or off (`null`, the default).
+   */
+  function setLogger(logger: Logger | null): void;
 
   function login<U = any>(options: LoginOptions<U> & { success(userInfo: U): void }): void;
   function login<U = any>(options: LoginOptions<U> & { fail(error: LoginError): void }): void;

@@ -259,7 +259,7 @@ fn perform(out: Output<Js>) {
         Output::Send { op, attempt, headers } => {
             with_session_headers(headers, |h| js::wx_request(op.0, attempt, &JsValue::UNDEFINED, h));
         }
-        Output::SendTunnelUrl { op, attempt, url, headers } => {
+        Output::SendTunnelUrl { op, attempt, url, headers, .. } => {
             let options = js::object();
             js::set(&options, Key::url, &JsValue::from_str(&url));
             Key::get.with(|get| js::set(&options, Key::method, get));
@@ -283,5 +283,6 @@ fn perform(out: Output<Js>) {
         }
         Output::Release { tunnel } => js::tunnel_release(tunnel.0),
         Output::WatchNetwork => js::watch_network(),
+        Output::Log(line) => js::log_line(&line),
     }
 }

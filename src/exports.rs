@@ -2,7 +2,7 @@
 //! the client as one input. No rule lives here; each export reads its arguments and
 //! hands them over.
 
-use wafer_core::client::{Emitted, TunnelId};
+use wafer_core::client::{Emitted, Line, TunnelId};
 use wafer_core::frame::{self, Frame};
 use wafer_core::session::{FlowId, OpId};
 use wafer_core::tunnel::{ConnId, TunnelStatus};
@@ -212,17 +212,23 @@ pub fn on_listener_error(tid: u32, name: JsValue, exception: JsValue) {
     driver::input(|c, _| c.handle_listener_error(TunnelId(tid), &name, Js(exception)));
 }
 
+/// `qcloud.setLogger(logger)`: the debug log on (a logger) or off (`null`).
+#[wasm_bindgen]
+pub fn set_debug(on: bool) {
+    driver::input(|c, _| c.set_debug(on));
+}
+
 /// A frame arrived. Message frames are decoded without copying them into wasm: the
 /// prefix is checked in place, the body goes to the engine's `JSON.parse`, and only the
 /// message type is read to pick the event name.
 #[wasm_bindgen]
 pub fn on_socket_message(tid: u32, conn: u32, data: &JsValue) {
-    let current = driver::with(|d| d.client.is_current(TunnelId(tid), ConnId(conn)));
-    if current != Some(true) {
+    let state = driver::with(|d| (d.client.is_current(TunnelId(tid), ConnId(conn)), d.client.debug()));
+    let Some((true, debug)) = state else {
         return; // a stale socket
-    }
+    };
     if js::MESSAGE_PREFIX.with(|p| js::has_prefix(data, p)) {
-        dispatch_message(tid, data);
+        dispatch_message(tid, data, debug);
         return;
     }
     // Binary frames are not part of the protocol; control frames are short.
@@ -237,13 +243,23 @@ pub fn on_socket_message(tid: u32, conn: u32, data: &JsValue) {
     driver::input(|c, st| c.handle_frame(TunnelId(tid), ConnId(conn), parsed, st));
 }
 
-fn dispatch_message(tid: u32, text: &JsValue) {
+fn dispatch_message(tid: u32, text: &JsValue, debug: bool) {
     let Some(message) = js::parse_after(text, frame::MESSAGE_PREFIX.len() as u32) else {
+        if debug {
+            js::log_line(&Line::tunnel(tid).s("frame in: message (not JSON: dropped)").0);
+        }
         return; // an unparsable body is dropped (docs/PROTOCOL.md §5)
     };
     let Some(ty) = Key::r#type.with(|k| js::prop_string(&message, k)) else {
+        if debug {
+            js::log_line(&Line::tunnel(tid).s("frame in: message (no type: dropped)").0);
+        }
         return; // a message without a string type names no event
     };
+    if debug {
+        let name = ty.as_string().unwrap_or_default();
+        js::log_line(&Line::tunnel(tid).s("frame in: message ").s(&name).0);
+    }
     // Only a type that could be reserved (by length and first letter) is copied to be
     // compared; chat traffic like `speak` never is.
     let shape = js::string_shape(&ty);

@@ -32,6 +32,8 @@ extern "C" {
     pub fn op_done(op: u32, value: JsValue);
     /// A call failed: a `LoginError` (`request == false`) or `RequestError` goes to `fail`.
     pub fn op_fail(op: u32, request: bool, kind: &str, message: &str, detail: &JsValue);
+    /// Hands a debug line to the logger set with `qcloud.setLogger`.
+    pub fn log_line(line: &str);
     /// A `RequestError` (`request == true`) or `LoginError` object.
     pub fn make_error(request: bool, kind: &str, message: &str, detail: &JsValue) -> JsValue;
     /// `wx.connectSocket`; the task's events call `on_socket_*(tid, conn, …)`.

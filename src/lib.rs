@@ -32,8 +32,8 @@ pub mod bindings {
     pub use crate::exports::{
         on_check_session, on_listener_error, on_login_response, on_network, on_request_response, on_send_failed,
         on_socket_close, on_socket_error, on_socket_message, on_socket_open, on_user_info, on_wx_login, session_clear,
-        session_get, session_header, session_login, session_request, session_set, session_set_login_url, tunnel_close,
-        tunnel_create, tunnel_emit, tunnel_open, tunnel_socket_url, tunnel_status,
+        session_get, session_header, session_login, session_request, session_set, session_set_login_url, set_debug,
+        tunnel_close, tunnel_create, tunnel_emit, tunnel_open, tunnel_socket_url, tunnel_status,
     };
     use wasm_bindgen::JsValue;
 

@@ -114,7 +114,7 @@ pub enum Output<V> {
     Send { op: OpId, attempt: u32, headers: Vec<(&'static str, String)> },
     /// `wx.request` GET `url` with `headers` (a tunnel's service URL); answer with
     /// [`Client::handle_request_response`].
-    SendTunnelUrl { op: OpId, attempt: u32, url: String, headers: Vec<(&'static str, String)> },
+    SendTunnelUrl { tunnel: TunnelId, op: OpId, attempt: u32, url: String, headers: Vec<(&'static str, String)> },
     /// A `request` call finished: `success(response)`, or `fail` with a `RequestError` when
     /// `request_error` (the request's own failure), else a `LoginError` (its login failed).
     RequestDone { op: OpId, result: Result<V, Error<V>>, request_error: bool },
@@ -135,6 +135,9 @@ pub enum Output<V> {
     Release { tunnel: TunnelId },
     /// Start following `wx.onNetworkStatusChange` (once); answer with [`Client::handle_network`].
     WatchNetwork,
+    /// A protocol step, for the debug log (only with [`Client::set_debug`] on). Secrets
+    /// (`skey`, codes, encrypted data) never appear in it.
+    Log(String),
 }
 
 /// The message of `error` 5001 for a listener of `name` that threw.
@@ -173,6 +176,9 @@ struct UrlRoute {
     attempt: u32,
 }
 
+/// A tunnel's status and next reconnect try, compared around an input for the debug log.
+type Progress = (TunnelStatus, Option<(u32, Millis)>);
+
 /// One tunnel handle.
 struct TunnelSlot<V> {
     id: TunnelId,
@@ -197,6 +203,8 @@ pub struct Client<V> {
     /// memory is then the only copy and storage is not followed until it is written again).
     session_in_storage: bool,
     network_watched: bool,
+    /// The debug log is on.
+    debug: bool,
 }
 
 impl<V: HostValue> Default for Client<V> {
@@ -218,7 +226,19 @@ impl<V: HostValue> Client<V> {
             restored: false,
             session_in_storage: true,
             network_watched: false,
+            debug: false,
         }
+    }
+
+    /// Turns the debug log on or off: with it on, every protocol step is preceded by an
+    /// [`Output::Log`] line. Off (the default), nothing is formatted.
+    pub fn set_debug(&mut self, on: bool) {
+        self.debug = on;
+    }
+
+    /// Whether the debug log is on (the host logs the message frames it dispatches itself).
+    pub fn debug(&self) -> bool {
+        self.debug
     }
 
     // ------------------------------------------------------------ session service
@@ -237,11 +257,11 @@ impl<V: HostValue> Client<V> {
     /// `login(options)` / `loginWithCode(options)` (`code_only`) for user op `op`.
     pub fn login(&mut self, op: OpId, options: &V, code_only: bool, host: &mut impl Host<V>) {
         if op.0 >= INTERNAL_OP_BASE {
-            self.outputs.push_back(Output::LoginDone { op, result: Err(invalid(messages::OP_ID)) });
+            self.push(Output::LoginDone { op, result: Err(invalid(messages::OP_ID)) });
             return;
         }
         if !(options.is_undefined() || options.is_object()) {
-            self.outputs.push_back(Output::LoginDone { op, result: Err(invalid(messages::LOGIN_OPTIONS)) });
+            self.push(Output::LoginDone { op, result: Err(invalid(messages::LOGIN_OPTIONS)) });
             return;
         }
         let options = login_options(options, code_only);
@@ -254,16 +274,12 @@ impl<V: HostValue> Client<V> {
     /// them on [`Output::Send`]).
     pub fn request(&mut self, op: OpId, options: &V, host: &mut impl Host<V>) {
         if op.0 >= INTERNAL_OP_BASE {
-            self.outputs.push_back(Output::RequestDone {
-                op,
-                result: Err(invalid(messages::OP_ID)),
-                request_error: true,
-            });
+            self.push(Output::RequestDone { op, result: Err(invalid(messages::OP_ID)), request_error: true });
             return;
         }
         let shape = options.request_shape();
         if let Err(message) = check_request(shape) {
-            self.outputs.push_back(Output::RequestDone { op, result: Err(invalid(message)), request_error: true });
+            self.push(Output::RequestDone { op, result: Err(invalid(message)), request_error: true });
             return;
         }
         // A login the request needs takes its URL and deadline from the request's options;
@@ -374,11 +390,15 @@ impl<V: HostValue> Client<V> {
             return Err(AnotherTunnelOpen);
         }
         // Closed tunnels with nothing left to report are superseded by this one.
+        let mut released = Vec::new();
         for slot in &mut self.tunnels {
             if !slot.released && slot.machine.status() == TunnelStatus::Closed && slot.machine.queued() == 0 {
                 slot.released = true;
-                self.outputs.push_back(Output::Release { tunnel: slot.id });
+                released.push(slot.id);
             }
+        }
+        for tunnel in released {
+            self.push(Output::Release { tunnel });
         }
         self.last_tunnel = self.last_tunnel.wrapping_add(1).max(1);
         let id = TunnelId(self.last_tunnel);
@@ -404,10 +424,9 @@ impl<V: HostValue> Client<V> {
         }
         if closed && !self.network_watched {
             self.network_watched = true;
-            self.outputs.push_back(Output::WatchNetwork);
+            self.push(Output::WatchNetwork);
         }
-        self.tunnels[i].machine.open(host.now());
-        self.drain_tunnel(id, host);
+        self.tunnel_input(id, host, |t, now| t.open(now));
     }
 
     /// `tunnel.close()`: packets still queued are reported (`error` 4002).
@@ -419,7 +438,8 @@ impl<V: HostValue> Client<V> {
     /// no output right now (then an active tunnel may send directly).
     pub fn emit(&mut self, id: TunnelId, packet: V, idle: bool, host: &mut impl Host<V>) -> Emitted<V> {
         let Some(i) = self.slot(id) else { return Emitted::Unknown };
-        if idle && self.outputs.is_empty() {
+        // With the debug log on, every send goes through the outputs (and is logged).
+        if idle && !self.debug && self.outputs.is_empty() {
             if let Some(conn) = self.tunnels[i].machine.active_conn() {
                 return Emitted::Direct(conn, packet);
             }
@@ -467,6 +487,19 @@ impl<V: HostValue> Client<V> {
     /// A control frame arrived (`pong`, `timeout:N`, `close`; message frames are
     /// dispatched by the host, see [`Client::is_current`] and [`frame::event_name`]).
     pub fn handle_frame(&mut self, id: TunnelId, conn: ConnId, frame: frame::Frame<'_>, host: &mut impl Host<V>) {
+        if self.debug && self.is_current(id, conn) {
+            let line = Line::tunnel(id.0).s("frame in: ");
+            let line = match frame {
+                frame::Frame::Timeout(Some(ms)) => line.s("timeout (").n(ms).s(" ms)"),
+                frame::Frame::Timeout(None) => line.s("timeout (unreadable)"),
+                frame::Frame::Pong => line.s("pong"),
+                frame::Frame::Close => line.s("close"),
+                frame::Frame::Ping => line.s("ping"),
+                frame::Frame::Message(_) => line.s("message"),
+                frame::Frame::Unknown(_) => line.s("unknown"),
+            };
+            self.log(line.0);
+        }
         self.tunnel_input(id, host, |t, now| t.handle_frame(now, conn, frame));
     }
 
@@ -474,12 +507,17 @@ impl<V: HostValue> Client<V> {
     /// listener of `error` itself (no loop).
     pub fn handle_listener_error(&mut self, id: TunnelId, name: &str, detail: V) {
         if name != "error" && self.slot(id).is_some() {
-            self.outputs.push_back(Output::ListenerError { tunnel: id, name: name.to_owned(), detail });
+            self.push(Output::ListenerError { tunnel: id, name: name.to_owned(), detail });
         }
     }
 
     /// The network went offline or came back.
     pub fn handle_network(&mut self, online: bool, host: &mut impl Host<V>) {
+        // A closed tunnel learns it too (no output): opened again later, it must not wait
+        // for a network that came back while it was closed.
+        for slot in self.tunnels.iter_mut().filter(|s| s.machine.status() == TunnelStatus::Closed) {
+            slot.machine.handle_network(host.now(), online);
+        }
         let ids: Vec<TunnelId> =
             self.tunnels.iter().filter(|s| s.machine.status() != TunnelStatus::Closed).map(|s| s.id).collect();
         for id in ids {
@@ -530,7 +568,7 @@ impl<V: HostValue> Client<V> {
 
     fn report_another_open(&mut self, id: TunnelId) {
         let event = Event::Error { error: TunnelError::AnotherTunnelOpen, detail: None };
-        self.outputs.push_back(Output::Event { tunnel: id, event });
+        self.push(Output::Event { tunnel: id, event });
     }
 
     /// Feeds one input to a tunnel (with the time) and collects what it did.
@@ -542,8 +580,52 @@ impl<V: HostValue> Client<V> {
     ) {
         let Some(i) = self.slot(id) else { return };
         self.tunnels[i].released = false;
-        f(&mut self.tunnels[i].machine, host.now());
+        let now = host.now();
+        let machine = &mut self.tunnels[i].machine;
+        let before = (machine.status(), machine.next_try());
+        f(machine, now);
+        let after = (machine.status(), machine.next_try());
         self.drain_tunnel(id, host);
+        if self.debug && before != after {
+            self.log_transition(id, before, after, now);
+        }
+    }
+
+    /// Logs a tunnel's status change and its next reconnect try.
+    #[cold]
+    #[inline(never)]
+    fn log_transition(&mut self, id: TunnelId, before: Progress, after: Progress, now: Millis) {
+        if before.0 != after.0 {
+            self.log(Line::tunnel(id.0).s(before.0.as_str()).s(" -> ").s(after.0.as_str()).0);
+        }
+        if let Some((n, at)) = after.1.filter(|_| before.1 != after.1) {
+            let line = Line::tunnel(id.0).s("reconnect try ").n(u64::from(n)).s(" in ");
+            self.log(line.n(at.saturating_sub(now)).s(" ms").0);
+        }
+    }
+
+    /// Adds an output (after its debug line, when the log is on).
+    fn push(&mut self, out: Output<V>) {
+        if self.debug {
+            self.log_output(&out);
+        }
+        self.outputs.push_back(out);
+    }
+
+    /// Adds the debug line of an output (out of line: the log is off on the hot paths).
+    #[cold]
+    #[inline(never)]
+    fn log_output(&mut self, out: &Output<V>) {
+        if let Some(line) = describe(out) {
+            self.outputs.push_back(Output::Log(line));
+        }
+    }
+
+    /// Adds a debug line.
+    #[cold]
+    #[inline(never)]
+    fn log(&mut self, line: String) {
+        self.outputs.push_back(Output::Log(line));
     }
 
     /// Follows the stored session before a decision that uses it: restores the session of
@@ -599,7 +681,13 @@ impl<V: HostValue> Client<V> {
                 session::Output::LoginDone { op, result } => Output::LoginDone { op, result },
                 session::Output::Send { op, attempt, headers } => match self.route(op) {
                     Some(route) => match self.find(route.tunnel) {
-                        Some(slot) => Output::SendTunnelUrl { op, attempt, url: slot.service_url.clone(), headers },
+                        Some(slot) => Output::SendTunnelUrl {
+                            tunnel: route.tunnel,
+                            op,
+                            attempt,
+                            url: slot.service_url.clone(),
+                            headers,
+                        },
                         None => continue,
                     },
                     // A tunnel URL request superseded by a newer one (the tunnel was closed
@@ -623,7 +711,7 @@ impl<V: HostValue> Client<V> {
                     }
                 },
             };
-            self.outputs.push_back(out);
+            self.push(out);
         }
     }
 
@@ -643,7 +731,7 @@ impl<V: HostValue> Client<V> {
                 tunnel::Output::CloseSocket { conn } => Output::CloseSocket { tunnel: id, conn },
                 tunnel::Output::Event(event) => Output::Event { tunnel: id, event },
             };
-            self.outputs.push_back(out);
+            self.push(out);
         }
     }
 
@@ -827,4 +915,114 @@ pub fn socket_url_of<V: HostValue>(res: &V) -> Option<String> {
     let status = res.get(Field::statusCode).as_number();
     let code = body.get(Field::code).as_number();
     tunnel::socket_url_from_response(status, v1.as_deref(), code, v2.as_deref()).map(str::to_owned)
+}
+
+/// A debug line, built without the formatting machinery (it would add kilobytes to the
+/// wasm module).
+#[derive(Default)]
+pub struct Line(pub String);
+
+impl Line {
+    /// Appends text.
+    pub fn s(mut self, text: &str) -> Self {
+        self.0.push_str(text);
+        self
+    }
+
+    /// Appends a number in decimal.
+    pub fn n(mut self, value: u64) -> Self {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        let mut v = value;
+        loop {
+            i -= 1;
+            // `i` stays in bounds: a u64 has at most 20 digits.
+            if let Some(d) = digits.get_mut(i) {
+                *d = b'0' + (v % 10) as u8;
+            }
+            v /= 10;
+            if v == 0 || i == 0 {
+                break;
+            }
+        }
+        for &d in digits.get(i..).unwrap_or(&[]) {
+            self.0.push(char::from(d));
+        }
+        self
+    }
+
+    /// Starts a line about tunnel `id`.
+    pub fn tunnel(id: u32) -> Self {
+        Line::default().s("tunnel #").n(u64::from(id)).s(": ")
+    }
+}
+
+/// The debug line of an output; secrets are masked (`***`).
+#[inline(never)]
+fn describe<V>(out: &Output<V>) -> Option<String> {
+    fn headers(mut line: Line, h: &[(&'static str, String)]) -> Line {
+        line = line.s(" {");
+        for (i, (name, value)) in h.iter().enumerate() {
+            if i > 0 {
+                line = line.s(", ");
+            }
+            line = line.s(name).s(": ").s(if *name == session::HEADER_ID { value } else { "***" });
+        }
+        line.s("}")
+    }
+    fn result<T, V>(line: Line, r: &Result<T, Error<V>>) -> Line {
+        match r {
+            Ok(_) => line.s("ok"),
+            Err(e) => line.s("failed: ").s(e.kind.type_str()).s(" ").s(&e.message),
+        }
+    }
+    let login = |flow: FlowId| Line::default().s("login #").n(u64::from(flow.0)).s(": ");
+    let retry = |attempt: u32| if attempt > 0 { " (retry after a re-login)" } else { "" };
+    let line = match out {
+        Output::CheckSession { flow } => login(*flow).s("wx.checkSession"),
+        Output::WxLogin { flow } => login(*flow).s("wx.login"),
+        Output::GetUserInfo { flow } => login(*flow).s("wx.getUserInfo"),
+        Output::LoginRequest { flow, url, method, headers: h, .. } => headers(login(*flow).s(method).s(" ").s(url), h),
+        Output::LoginDone { op, result: r } => result(Line::default().s("login call ").n(u64::from(op.0)).s(": "), r),
+        Output::Send { op, attempt, headers: h } => {
+            headers(Line::default().s("request ").n(u64::from(op.0)).s(": send").s(retry(*attempt)), h)
+        }
+        Output::SendTunnelUrl { tunnel, attempt, url, headers: h, .. } => {
+            headers(Line::tunnel(tunnel.0).s("service URL request: GET ").s(url).s(retry(*attempt)), h)
+        }
+        Output::RequestDone { op, result: r, .. } => {
+            result(Line::default().s("request ").n(u64::from(op.0)).s(": "), r)
+        }
+        Output::Connect { tunnel, conn, url } => {
+            Line::tunnel(tunnel.0).s("connect socket ").n(u64::from(conn.0)).s(" to ").s(url)
+        }
+        Output::SendFrame { tunnel, frame: f, .. } => Line::tunnel(tunnel.0).s("frame out: ").s(match f {
+            Outbound::Ping => "ping",
+            Outbound::Close => "close",
+            Outbound::Packet(_) => "message",
+        }),
+        Output::CloseSocket { tunnel, conn } => Line::tunnel(tunnel.0).s("close socket ").n(u64::from(conn.0)),
+        Output::Event { tunnel, event } => {
+            let line = Line::tunnel(tunnel.0).s("event ");
+            match event {
+                Event::Connect => line.s("connect"),
+                Event::Reconnecting => line.s("reconnecting"),
+                Event::Reconnect => line.s("reconnect"),
+                Event::Close => line.s("close"),
+                Event::Error { error, .. } => line.s("error ").n(u64::from(error.code())).s(" ").s(error.message()),
+                Event::Overflow(_) => line.s("error ").n(u64::from(TunnelError::QueueFull.code())).s(" (one packet)"),
+                Event::Unsent(p) => {
+                    line.s("error ").n(u64::from(TunnelError::Unsent.code())).s(" (").n(p.len() as u64).s(" packets)")
+                }
+            }
+        }
+        Output::ListenerError { tunnel, name, .. } => Line::tunnel(tunnel.0)
+            .s("a listener of ")
+            .s(name)
+            .s(" threw (error ")
+            .n(u64::from(TunnelError::ListenerThrew.code()))
+            .s(")"),
+        Output::Release { .. } | Output::WatchNetwork | Output::Log(_) => return None,
+    };
+    Some(line.0)
 }

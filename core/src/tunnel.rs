@@ -274,6 +274,11 @@ impl<P, D> Tunnel<P, D> {
         self.conn == Some(conn)
     }
 
+    /// The next reconnect try, when one is scheduled: its number (1-based) and its time.
+    pub fn next_try(&self) -> Option<(u32, Millis)> {
+        self.retry_at.map(|at| (self.failed_tries.saturating_add(1), at))
+    }
+
     /// Number of packets waiting for an active socket.
     pub fn queued(&self) -> usize {
         self.queue.len()

@@ -16,6 +16,8 @@ qcloud.init({ wasmPath: 1 });
 const path: string = qcloud.DEFAULT_WASM_PATH;
 
 qcloud.setLoginUrl('https://example.com/login');
+qcloud.setLogger((line: string) => console.log(line));
+qcloud.setLogger(null);
 
 Page({
   data: { me: null as User | null, error: '', status: 'CLOSED' as qcloud.TunnelStatus, words: [] as string[] },
