@@ -83,7 +83,13 @@ struct Failure(i64, String);
 
 impl AuthService {
     /// A service over `store`, exchanging codes at `wechat.api`.
-    pub fn new(store: Arc<dyn SessionStore>, wechat: WechatConfig, http: reqwest::Client, login_duration: Duration, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        store: Arc<dyn SessionStore>,
+        wechat: WechatConfig,
+        http: reqwest::Client,
+        login_duration: Duration,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         AuthService { store, wechat, http, login_duration, metrics }
     }
 
@@ -151,9 +157,11 @@ impl AuthService {
             ("js_code", code),
             ("grant_type", "authorization_code"),
         ];
-        let unavailable = |what: String| Failure(codes::WECHAT_UNAVAILABLE, format!("WeChat code2Session failed: {what}"));
+        let unavailable =
+            |what: String| Failure(codes::WECHAT_UNAVAILABLE, format!("WeChat code2Session failed: {what}"));
         // `without_url`: the URL carries the appsecret and must not reach a log or an answer.
-        let resp = self.http.get(url).query(&query).send().await.map_err(|e| unavailable(e.without_url().to_string()))?;
+        let resp =
+            self.http.get(url).query(&query).send().await.map_err(|e| unavailable(e.without_url().to_string()))?;
         let bytes = resp.bytes().await.map_err(|e| unavailable(e.without_url().to_string()))?;
         let body: Value = serde_json::from_slice(&bytes).map_err(|_| unavailable("the answer is not JSON".into()))?;
         if let Some(code) = body.get("errcode").and_then(Value::as_i64).filter(|c| *c != 0) {

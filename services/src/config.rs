@@ -250,10 +250,8 @@ impl Settings {
     pub fn from_args(args: Args) -> Result<Settings, String> {
         let file = match &args.config {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| format!("--config {}: {e}", path.display()))?;
-                toml::from_str::<FileConfig>(&text)
-                    .map_err(|e| format!("--config {}: {e}", path.display()))?
+                let text = std::fs::read_to_string(path).map_err(|e| format!("--config {}: {e}", path.display()))?;
+                toml::from_str::<FileConfig>(&text).map_err(|e| format!("--config {}: {e}", path.display()))?
             }
             None => FileConfig::default(),
         };
@@ -296,7 +294,9 @@ impl Settings {
         if auth {
             match (appid, secret) {
                 (Some(appid), Some(secret)) => s.wechat = Some(WechatConfig { appid, secret, api }),
-                _ => return Err("the session service needs --wechat-appid and --wechat-secret (or --auth false)".into()),
+                _ => {
+                    return Err("the session service needs --wechat-appid and --wechat-secret (or --auth false)".into())
+                }
             }
         }
         s.tunnel = args.tunnel.or(file.tunnel).unwrap_or(true);
@@ -334,8 +334,13 @@ impl Settings {
         l.max_body = positive(args.max_body.or(file.max_body), "max-body", l.max_body)?;
         l.max_frame = positive(args.max_frame.or(file.max_frame), "max-frame", l.max_frame)?;
         l.frames_per_sec = args.max_frames_per_sec.or(file.max_frames_per_sec).unwrap_or(l.frames_per_sec);
-        l.sockets_per_app = positive(args.max_sockets_per_app.or(file.max_sockets_per_app), "max-sockets-per-app", l.sockets_per_app)?;
-        l.pending_callbacks = positive(args.max_pending_callbacks.or(file.max_pending_callbacks), "max-pending-callbacks", l.pending_callbacks)?;
+        l.sockets_per_app =
+            positive(args.max_sockets_per_app.or(file.max_sockets_per_app), "max-sockets-per-app", l.sockets_per_app)?;
+        l.pending_callbacks = positive(
+            args.max_pending_callbacks.or(file.max_pending_callbacks),
+            "max-pending-callbacks",
+            l.pending_callbacks,
+        )?;
         let b = &mut s.backoff;
         b.attempts = args.callback_attempts.or(file.callback_attempts).unwrap_or(b.attempts).max(1);
         if let Some(ms) = args.callback_backoff_ms.or(file.callback_backoff_ms) {
@@ -394,8 +399,18 @@ mod tests {
     #[test]
     fn flags_build_settings() {
         let s = parse(&[
-            "--listen", "127.0.0.1:0", "--app", "app.example.com=k1", "--app", "127.0.0.1=k2",
-            "--callback", "127.0.0.1=http://127.0.0.1:8080/", "--heartbeat", "5", "--auth", "false",
+            "--listen",
+            "127.0.0.1:0",
+            "--app",
+            "app.example.com=k1",
+            "--app",
+            "127.0.0.1=k2",
+            "--callback",
+            "127.0.0.1=http://127.0.0.1:8080/",
+            "--heartbeat",
+            "5",
+            "--auth",
+            "false",
         ])
         .unwrap();
         assert_eq!(s.apps.len(), 2);

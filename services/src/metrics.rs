@@ -69,15 +69,50 @@ impl Metrics {
         let mut one = |name: &str, kind: &str, help: &str, value: String| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
         };
-        one("wafer_tunnels_issued_total", "counter", "Tunnel ids issued by /get/wsurl.", self.tunnels_issued.load(Relaxed).to_string());
-        one("wafer_tunnels_open", "gauge", "Tunnels whose client socket is open.", self.tunnels_open.load(Relaxed).to_string());
-        one("wafer_tunnels_expired_total", "counter", "Issued tunnel ids that expired before a socket connected.", self.tunnels_expired.load(Relaxed).to_string());
+        one(
+            "wafer_tunnels_issued_total",
+            "counter",
+            "Tunnel ids issued by /get/wsurl.",
+            self.tunnels_issued.load(Relaxed).to_string(),
+        );
+        one(
+            "wafer_tunnels_open",
+            "gauge",
+            "Tunnels whose client socket is open.",
+            self.tunnels_open.load(Relaxed).to_string(),
+        );
+        one(
+            "wafer_tunnels_expired_total",
+            "counter",
+            "Issued tunnel ids that expired before a socket connected.",
+            self.tunnels_expired.load(Relaxed).to_string(),
+        );
         one("wafer_sockets", "gauge", "Client WebSocket connections.", self.sockets.load(Relaxed).to_string());
-        one("wafer_frames_in_total", "counter", "Frames received from clients.", self.frames_in.load(Relaxed).to_string());
+        one(
+            "wafer_frames_in_total",
+            "counter",
+            "Frames received from clients.",
+            self.frames_in.load(Relaxed).to_string(),
+        );
         one("wafer_frames_out_total", "counter", "Frames sent to clients.", self.frames_out.load(Relaxed).to_string());
-        one("wafer_callbacks_ok_total", "counter", "Callbacks accepted by the business server.", self.callbacks_ok.load(Relaxed).to_string());
-        one("wafer_callbacks_retried_total", "counter", "Callback tries that failed and were retried.", self.callbacks_retried.load(Relaxed).to_string());
-        one("wafer_callbacks_dropped_total", "counter", "Callbacks given up (tries exhausted, refused, or shutdown).", self.callbacks_dropped.load(Relaxed).to_string());
+        one(
+            "wafer_callbacks_ok_total",
+            "counter",
+            "Callbacks accepted by the business server.",
+            self.callbacks_ok.load(Relaxed).to_string(),
+        );
+        one(
+            "wafer_callbacks_retried_total",
+            "counter",
+            "Callback tries that failed and were retried.",
+            self.callbacks_retried.load(Relaxed).to_string(),
+        );
+        one(
+            "wafer_callbacks_dropped_total",
+            "counter",
+            "Callbacks given up (tries exhausted, refused, or shutdown).",
+            self.callbacks_dropped.load(Relaxed).to_string(),
+        );
         let mut labelled = |name: &str, help: &str, label: &str, rows: Vec<(String, u64)>| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
             for (k, v) in rows {
@@ -87,15 +122,27 @@ impl Metrics {
         let rows = |m: &Mutex<BTreeMap<i64, u64>>| -> Vec<(String, u64)> {
             m.lock().map(|m| m.iter().map(|(k, v)| (k.to_string(), *v)).collect()).unwrap_or_default()
         };
-        let limits = self
-            .limits
-            .lock()
-            .map(|m| m.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect())
-            .unwrap_or_default();
+        let limits =
+            self.limits.lock().map(|m| m.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()).unwrap_or_default();
         labelled("wafer_limit_refusals_total", "Requests, frames or sockets refused by a limit.", "limit", limits);
-        labelled("wafer_api_refused_total", "Tunnel API calls answered with a non-zero code.", "code", rows(&self.api_refused));
-        labelled("wafer_logins_total", "qcloud.cam.id_skey answers by returnCode (0 = ok).", "code", rows(&self.logins));
-        labelled("wafer_auth_checks_total", "qcloud.cam.auth answers by returnCode (0 = ok).", "code", rows(&self.auth_checks));
+        labelled(
+            "wafer_api_refused_total",
+            "Tunnel API calls answered with a non-zero code.",
+            "code",
+            rows(&self.api_refused),
+        );
+        labelled(
+            "wafer_logins_total",
+            "qcloud.cam.id_skey answers by returnCode (0 = ok).",
+            "code",
+            rows(&self.logins),
+        );
+        labelled(
+            "wafer_auth_checks_total",
+            "qcloud.cam.auth answers by returnCode (0 = ok).",
+            "code",
+            rows(&self.auth_checks),
+        );
         out
     }
 }

@@ -134,7 +134,9 @@ pub async fn serve(listener: TcpListener, settings: Settings) -> Result<Server, 
     let auth = match &settings.wechat {
         Some(w) => {
             let store: Arc<dyn SessionStore> = match &settings.data {
-                Some(dir) => Arc::new(SqliteStore::open(dir).map_err(|e| StartError(format!("--data {}: {e}", dir.display())))?),
+                Some(dir) => {
+                    Arc::new(SqliteStore::open(dir).map_err(|e| StartError(format!("--data {}: {e}", dir.display())))?)
+                }
                 None => Arc::new(crate::store::MemoryStore::default()),
             };
             Some(AuthService::new(store, w.clone(), http.clone(), settings.login_duration, metrics.clone()))
@@ -221,14 +223,10 @@ fn spawn_background(state: &Arc<AppState>, stop: watch::Receiver<bool>) -> Vec<J
 }
 
 fn router(state: Arc<AppState>) -> Router {
-    let mut r = Router::new()
-        .route("/healthz", get(|| async { (StatusCode::OK, "ok\n") }))
-        .route("/metrics", get(metrics));
+    let mut r =
+        Router::new().route("/healthz", get(|| async { (StatusCode::OK, "ok\n") })).route("/metrics", get(metrics));
     if state.hub.is_some() {
-        r = r
-            .route("/get/wsurl", post(get_wsurl))
-            .route("/ws/push", post(push))
-            .route("/socket/{id}", get(socket));
+        r = r.route("/get/wsurl", post(get_wsurl)).route("/ws/push", post(push)).route("/socket/{id}", get(socket));
     }
     if state.auth.is_some() {
         r = r.route("/mina_auth/", post(mina_auth)).route("/mina_auth", post(mina_auth));
@@ -270,11 +268,13 @@ fn envelope(s: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Envelop
             s.metrics.limit_hit("body_size");
             s.metrics.api_refused(codes::BODY_TOO_LARGE);
             let msg = format!("request body larger than {} bytes", s.settings.limits.max_body);
-            return Err((StatusCode::PAYLOAD_TOO_LARGE, Json(json!({"code": codes::BODY_TOO_LARGE, "message": msg}))).into_response());
+            return Err((StatusCode::PAYLOAD_TOO_LARGE, Json(json!({"code": codes::BODY_TOO_LARGE, "message": msg})))
+                .into_response());
         }
         Err(_) => return Err(refuse(s, codes::BAD_REQUEST, "unreadable request body")),
     };
-    serde_json::from_slice(&body).map_err(|_| refuse(s, codes::BAD_REQUEST, "request body is not a JSON envelope {data, tcId, signature}"))
+    serde_json::from_slice(&body)
+        .map_err(|_| refuse(s, codes::BAD_REQUEST, "request body is not a JSON envelope {data, tcId, signature}"))
 }
 
 async fn get_wsurl(State(s): State<Arc<AppState>>, body: Result<Bytes, BytesRejection>) -> Response {
@@ -293,7 +293,10 @@ async fn get_wsurl(State(s): State<Arc<AppState>>, body: Result<Bytes, BytesReje
     if !env.signature.as_deref().is_some_and(|sig| verify(&data, &app.key, sig)) {
         return refuse(&s, codes::BAD_SIGNATURE, "signature check failed");
     }
-    let Some(receive_url) = serde_json::from_str::<Value>(&data).ok().and_then(|v| v.get("receiveUrl").and_then(Value::as_str).map(str::to_owned)) else {
+    let Some(receive_url) = serde_json::from_str::<Value>(&data)
+        .ok()
+        .and_then(|v| v.get("receiveUrl").and_then(Value::as_str).map(str::to_owned))
+    else {
         return refuse(&s, codes::BAD_DATA, "data must be JSON with a receiveUrl");
     };
     let Some(callback_url) = callback_url(&receive_url, &app.server_host, &app.callback_origin) else {
@@ -323,8 +326,8 @@ pub fn callback_url(receive_url: &str, server_host: &str, origin: &str) -> Optio
     }
     let host = url.host_str()?;
     let with_port = url.port().map(|p| format!("{host}:{p}"));
-    let named = host.eq_ignore_ascii_case(server_host)
-        || with_port.is_some_and(|h| h.eq_ignore_ascii_case(server_host));
+    let named =
+        host.eq_ignore_ascii_case(server_host) || with_port.is_some_and(|h| h.eq_ignore_ascii_case(server_host));
     if !named {
         return None;
     }
@@ -376,7 +379,11 @@ async fn push(State(s): State<Arc<AppState>>, body: Result<Bytes, BytesRejection
     }
     let mut invalid: Vec<String> = Vec::new();
     for p in packets {
-        let text = p.content.as_deref().filter(|_| p.kind == "message").map(|c| Utf8Bytes::from(wafer_core::frame::encode_message(c)));
+        let text = p
+            .content
+            .as_deref()
+            .filter(|_| p.kind == "message")
+            .map(|c| Utf8Bytes::from(wafer_core::frame::encode_message(c)));
         for id in hub.push(&tc_id, &p.tunnel_ids, text.as_ref()) {
             if !invalid.contains(&id) {
                 invalid.push(id);
@@ -386,11 +393,18 @@ async fn push(State(s): State<Arc<AppState>>, body: Result<Bytes, BytesRejection
     Json(json!({"code": 0, "message": "OK", "data": {"invalidTunnelIds": invalid}})).into_response()
 }
 
-async fn socket(State(s): State<Arc<AppState>>, Path(id): Path<String>, ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>) -> Response {
+async fn socket(
+    State(s): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
     let Some(hub) = s.hub.clone() else { return StatusCode::NOT_FOUND.into_response() };
     let ws = match ws {
         Ok(ws) => ws,
-        Err(e) => return (e.status(), Json(json!({"code": 400, "message": "a WebSocket upgrade is expected"}))).into_response(),
+        Err(e) => {
+            return (e.status(), Json(json!({"code": 400, "message": "a WebSocket upgrade is expected"})))
+                .into_response()
+        }
     };
     let Some(key) = parse_id(&id) else {
         return (StatusCode::NOT_FOUND, Json(json!({"code": 404, "message": "unknown tunnel"}))).into_response();
@@ -398,17 +412,22 @@ async fn socket(State(s): State<Arc<AppState>>, Path(id): Path<String>, ws: Resu
     let outbox = match hub.claim(key) {
         Ok(rx) => rx,
         Err(ClaimError::Unknown) => {
-            return (StatusCode::NOT_FOUND, Json(json!({"code": 404, "message": "unknown, expired or already used tunnel"}))).into_response()
+            return (
+                StatusCode::NOT_FOUND,
+                Json(json!({"code": 404, "message": "unknown, expired or already used tunnel"})),
+            )
+                .into_response()
         }
         Err(ClaimError::ShuttingDown) => {
-            return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"code": 503, "message": "shutting down"}))).into_response()
+            return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"code": 503, "message": "shutting down"})))
+                .into_response()
         }
     };
     let max = s.settings.limits.max_frame;
     let failed_hub = hub.clone();
     ws.max_message_size(max)
         .max_frame_size(max)
-        .read_buffer_size(4096)
+        .read_buffer_size(1024)
         .write_buffer_size(0)
         .max_write_buffer_size(1 << 20)
         .on_failed_upgrade(move |_| {
@@ -439,17 +458,32 @@ mod tests {
     #[test]
     fn callbacks_go_only_where_the_tc_id_names() {
         let o = "https://app.example.com";
-        assert_eq!(callback_url("https://app.example.com/tunnel", "app.example.com", o).as_deref(), Some("https://app.example.com/tunnel"));
+        assert_eq!(
+            callback_url("https://app.example.com/tunnel", "app.example.com", o).as_deref(),
+            Some("https://app.example.com/tunnel")
+        );
         // The scheme of receiveUrl is not trusted: the origin decides.
-        assert_eq!(callback_url("http://APP.example.com/t?x=1", "app.example.com", o).as_deref(), Some("https://app.example.com/t?x=1"));
+        assert_eq!(
+            callback_url("http://APP.example.com/t?x=1", "app.example.com", o).as_deref(),
+            Some("https://app.example.com/t?x=1")
+        );
         assert_eq!(callback_url("https://evil.example/tunnel", "app.example.com", o), None);
         // A port in receiveUrl (wafer-node-sdk's serverPort) does not choose the target.
-        assert_eq!(callback_url("https://app.example.com:8443/t", "app.example.com", o).as_deref(), Some("https://app.example.com/t"));
-        assert_eq!(callback_url("http://app.example.com:8080/t", "app.example.com:8080", "http://10.0.0.2:8080").as_deref(), Some("http://10.0.0.2:8080/t"));
+        assert_eq!(
+            callback_url("https://app.example.com:8443/t", "app.example.com", o).as_deref(),
+            Some("https://app.example.com/t")
+        );
+        assert_eq!(
+            callback_url("http://app.example.com:8080/t", "app.example.com:8080", "http://10.0.0.2:8080").as_deref(),
+            Some("http://10.0.0.2:8080/t")
+        );
         assert_eq!(callback_url("http://app.example.com.evil.example/t", "app.example.com", o), None);
         assert_eq!(callback_url("https://app.example.com@evil.example/t", "app.example.com", o), None);
         assert_eq!(callback_url("file:///etc/passwd", "app.example.com", o), None);
         assert_eq!(callback_url("not a url", "app.example.com", o), None);
-        assert_eq!(callback_url("http://127.0.0.1/tunnel", "127.0.0.1", "http://127.0.0.1:8080").as_deref(), Some("http://127.0.0.1:8080/tunnel"));
+        assert_eq!(
+            callback_url("http://127.0.0.1/tunnel", "127.0.0.1", "http://127.0.0.1:8080").as_deref(),
+            Some("http://127.0.0.1:8080/tunnel")
+        );
     }
 }

@@ -41,7 +41,14 @@ impl std::error::Error for StoreError {}
 pub trait SessionStore: Send + Sync + 'static {
     /// Records a login of `open_id`: keeps its session id when it has one (else stores
     /// `new_id`), sets `skey`, `user_info` and `expires_at`. Returns the session id.
-    fn login(&self, open_id: &str, new_id: &str, skey: &str, user_info: &str, expires_at: u64) -> Result<String, StoreError>;
+    fn login(
+        &self,
+        open_id: &str,
+        new_id: &str,
+        skey: &str,
+        user_info: &str,
+        expires_at: u64,
+    ) -> Result<String, StoreError>;
     /// The session with this id.
     fn find(&self, id: &str) -> Result<Option<Session>, StoreError>;
     /// Removes sessions expired before `now` (Unix seconds); returns how many.
@@ -93,7 +100,14 @@ impl SqliteStore {
 }
 
 impl SessionStore for SqliteStore {
-    fn login(&self, open_id: &str, new_id: &str, skey: &str, user_info: &str, expires_at: u64) -> Result<String, StoreError> {
+    fn login(
+        &self,
+        open_id: &str,
+        new_id: &str,
+        skey: &str,
+        user_info: &str,
+        expires_at: u64,
+    ) -> Result<String, StoreError> {
         let conn = self.conn()?;
         conn.query_row(
             "INSERT INTO sessions (id, open_id, skey, user_info, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -138,7 +152,14 @@ pub struct MemoryStore {
 }
 
 impl SessionStore for MemoryStore {
-    fn login(&self, open_id: &str, new_id: &str, skey: &str, user_info: &str, expires_at: u64) -> Result<String, StoreError> {
+    fn login(
+        &self,
+        open_id: &str,
+        new_id: &str,
+        skey: &str,
+        user_info: &str,
+        expires_at: u64,
+    ) -> Result<String, StoreError> {
         let mut g = self.inner.lock().map_err(|_| StoreError("poisoned lock".into()))?;
         let (by_id, by_open_id) = &mut *g;
         let id = by_open_id.entry(open_id.to_owned()).or_insert_with(|| new_id.to_owned()).clone();

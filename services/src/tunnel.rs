@@ -129,7 +129,12 @@ pub struct Hub {
 
 impl Hub {
     /// A hub issuing `connectUrl`s under `connect_base` (`ws(s)://host[:port]`).
-    pub fn new(settings: Arc<Settings>, http: reqwest::Client, metrics: Arc<Metrics>, connect_base: String) -> Arc<Hub> {
+    pub fn new(
+        settings: Arc<Settings>,
+        http: reqwest::Client,
+        metrics: Arc<Metrics>,
+        connect_base: String,
+    ) -> Arc<Hub> {
         Arc::new(Hub { inner: Mutex::new(Inner::default()), settings, http, metrics, connect_base })
     }
 
@@ -251,10 +256,11 @@ impl Hub {
         {
             let g = self.lock();
             for id in ids {
-                let open = parse_id(id).and_then(|k| g.tunnels.get(&k).map(|t| (k, t))).and_then(|(k, t)| match &t.state {
-                    State::Open(tx) if &*t.tc_id == tc_id => Some((k, tx)),
-                    _ => None,
-                });
+                let open =
+                    parse_id(id).and_then(|k| g.tunnels.get(&k).map(|t| (k, t))).and_then(|(k, t)| match &t.state {
+                        State::Open(tx) if &*t.tc_id == tc_id => Some((k, tx)),
+                        _ => None,
+                    });
                 let Some((key, tx)) = open else {
                     invalid.push(id.clone());
                     continue;
@@ -385,13 +391,8 @@ impl Hub {
         }
         .to_string();
         let body = json!({"data": data, "signature": signature(&data, sign_key)}).to_string();
-        let sent = self
-            .http
-            .post(url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body)
-            .send()
-            .await;
+        let sent =
+            self.http.post(url).header(reqwest::header::CONTENT_TYPE, "application/json").body(body).send().await;
         let resp = match sent {
             Ok(r) => r,
             Err(e) => {
@@ -400,7 +401,12 @@ impl Hub {
             }
         };
         let status = resp.status();
-        let code = resp.bytes().await.ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok()).and_then(|v| v.get("code").and_then(Value::as_i64));
+        let code = resp
+            .bytes()
+            .await
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .and_then(|v| v.get("code").and_then(Value::as_i64));
         match code {
             Some(0) if status.is_success() => Outcome::Delivered,
             Some(9001..=9004) => Outcome::Rejected,

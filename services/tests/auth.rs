@@ -89,7 +89,10 @@ async fn sessions_expire() {
     // A new login revives the same session id.
     let again = login(&api, "oExp", "e").await;
     assert_eq!(again["returnData"]["id"].as_str(), Some(id));
-    assert_eq!(api.post("/mina_auth/", check_body(id, again["returnData"]["skey"].as_str().unwrap())).await["returnCode"], 0);
+    assert_eq!(
+        api.post("/mina_auth/", check_body(id, again["returnData"]["skey"].as_str().unwrap())).await["returnCode"],
+        0
+    );
     server.shutdown().await.unwrap();
 }
 

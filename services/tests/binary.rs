@@ -44,17 +44,26 @@ async fn runs_from_flags_and_environment_and_never_logs_secrets() {
     let mut biz = Business::start().await;
     let wechat = FakeWechat::start().await;
     let data = std::env::temp_dir().join(format!("wafer-bin-{}", std::process::id()));
-    let mut child = Child(Command::new(BIN)
-        .env_clear()
-        .env("WAFER_WECHAT_SECRET", SECRET)
-        .env("WAFER_HEARTBEAT", "99")
-        .args(["--listen", "127.0.0.1:0", "--app", &format!("{HOST}={KEY}"), "--callback", &format!("{HOST}={}", biz.origin())])
-        .args(["--wechat-appid", APPID, "--wechat-api", &format!("http://{}", wechat.addr), "--heartbeat", "5"])
-        .args(["--data", data.to_str().unwrap(), "--log", "trace"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap());
+    let mut child = Child(
+        Command::new(BIN)
+            .env_clear()
+            .env("WAFER_WECHAT_SECRET", SECRET)
+            .env("WAFER_HEARTBEAT", "99")
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--app",
+                &format!("{HOST}={KEY}"),
+                "--callback",
+                &format!("{HOST}={}", biz.origin()),
+            ])
+            .args(["--wechat-appid", APPID, "--wechat-api", &format!("http://{}", wechat.addr), "--heartbeat", "5"])
+            .args(["--data", data.to_str().unwrap(), "--log", "trace"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
     let mut line = String::new();
     stdout.read_line(&mut line).unwrap();
@@ -76,7 +85,12 @@ async fn runs_from_flags_and_environment_and_never_logs_secrets() {
     assert_eq!(v["returnCode"], 0, "{v}");
     let skey = v["returnData"]["skey"].as_str().unwrap().to_owned();
     let sid = v["returnData"]["id"].as_str().unwrap();
-    let c = api.post("/mina_auth/", json!({"interface": {"interfaceName": "qcloud.cam.auth", "para": {"id": sid, "skey": skey}}})).await;
+    let c = api
+        .post(
+            "/mina_auth/",
+            json!({"interface": {"interfaceName": "qcloud.cam.auth", "para": {"id": sid, "skey": skey}}}),
+        )
+        .await;
     assert_eq!(c["returnCode"], 0);
     let forged = api.post("/get/wsurl", signed_wsurl("http://127.0.0.1/tunnel", "guess")).await;
     assert_ne!(forged["code"], 0);

@@ -56,15 +56,70 @@ async fn get_wsurl_refuses_unknown_forged_and_unsigned_calls() {
     let api = Api::new(&server);
     let good = signed_wsurl("http://127.0.0.1/tunnel", KEY);
     let cases = [
-        ("unknown tcId", { let mut v = good.clone(); v["tcId"] = json!(tc_id("other.example")); v }, 1002),
-        ("wrong tcKey", { let mut v = signed_wsurl("http://127.0.0.1/tunnel", KEY); v["tcKey"] = json!("guess"); v }, 1002),
-        ("missing tcKey", { let mut v = good.clone(); v.as_object_mut().unwrap().remove("tcKey"); v }, 1002),
-        ("forged signature", { let mut v = good.clone(); v["signature"] = json!(signature(v["data"].as_str().unwrap(), "guess")); v }, 1003),
-        ("missing signature", { let mut v = good.clone(); v.as_object_mut().unwrap().remove("signature"); v }, 1003),
-        ("data changed after signing", { let mut v = good.clone(); v["data"] = json!(r#"{"receiveUrl":"http://127.0.0.1/x"}"#); v }, 1003),
+        (
+            "unknown tcId",
+            {
+                let mut v = good.clone();
+                v["tcId"] = json!(tc_id("other.example"));
+                v
+            },
+            1002,
+        ),
+        (
+            "wrong tcKey",
+            {
+                let mut v = signed_wsurl("http://127.0.0.1/tunnel", KEY);
+                v["tcKey"] = json!("guess");
+                v
+            },
+            1002,
+        ),
+        (
+            "missing tcKey",
+            {
+                let mut v = good.clone();
+                v.as_object_mut().unwrap().remove("tcKey");
+                v
+            },
+            1002,
+        ),
+        (
+            "forged signature",
+            {
+                let mut v = good.clone();
+                v["signature"] = json!(signature(v["data"].as_str().unwrap(), "guess"));
+                v
+            },
+            1003,
+        ),
+        (
+            "missing signature",
+            {
+                let mut v = good.clone();
+                v.as_object_mut().unwrap().remove("signature");
+                v
+            },
+            1003,
+        ),
+        (
+            "data changed after signing",
+            {
+                let mut v = good.clone();
+                v["data"] = json!(r#"{"receiveUrl":"http://127.0.0.1/x"}"#);
+                v
+            },
+            1003,
+        ),
         ("callback to another host", signed_wsurl("https://evil.example/tunnel", KEY), 1005),
         ("callback to a look-alike host", signed_wsurl("http://127.0.0.1.evil.example/tunnel", KEY), 1005),
-        ("no receiveUrl", { let d = "{}"; json!({"data": d, "tcId": tc_id(HOST), "tcKey": KEY, "signature": signature(d, KEY)}) }, 1004),
+        (
+            "no receiveUrl",
+            {
+                let d = "{}";
+                json!({"data": d, "tcId": tc_id(HOST), "tcKey": KEY, "signature": signature(d, KEY)})
+            },
+            1004,
+        ),
         ("not an envelope", json!([1, 2]), 1001),
     ];
     for (what, body, code) in cases {
@@ -91,24 +146,36 @@ async fn push_refuses_forgeries_and_other_apps_tunnels() {
     let mut ws = connect(&url).await;
     biz.next().await;
     let data = json!([{"tunnelIds": [id], "type": "message", "content": "{\"type\":\"t\"}"}]).to_string();
-    let forged = api.post("/ws/push", json!({"data": data, "tcId": tc_id(HOST), "signature": signature(&data, "guess")})).await;
+    let forged =
+        api.post("/ws/push", json!({"data": data, "tcId": tc_id(HOST), "signature": signature(&data, "guess")})).await;
     assert_eq!(forged["code"], 1003);
     let unsigned = api.post("/ws/push", json!({"data": data, "tcId": tc_id(HOST)})).await;
     assert_eq!(unsigned["code"], 1003);
-    let wrong_key = api.post("/ws/push", json!({"data": data, "tcId": tc_id(HOST), "tcKey": "x", "signature": signature(&data, KEY)})).await;
+    let wrong_key = api
+        .post("/ws/push", json!({"data": data, "tcId": tc_id(HOST), "tcKey": "x", "signature": signature(&data, KEY)}))
+        .await;
     assert_eq!(wrong_key["code"], 1002);
     // Another registered app, correctly signed, cannot reach this app's tunnel.
-    let other = api.post("/ws/push", json!({"data": data, "tcId": tc_id("other.example"), "signature": signature(&data, "other-key")})).await;
+    let other = api
+        .post(
+            "/ws/push",
+            json!({"data": data, "tcId": tc_id("other.example"), "signature": signature(&data, "other-key")}),
+        )
+        .await;
     assert_eq!(other["code"], 0);
     assert_eq!(other["data"]["invalidTunnelIds"], json!([id]));
     let bad_type = json!([{"tunnelIds": [id], "type": "explode"}]).to_string();
-    let v = api.post("/ws/push", json!({"data": bad_type, "tcId": tc_id(HOST), "signature": signature(&bad_type, KEY)})).await;
+    let v = api
+        .post("/ws/push", json!({"data": bad_type, "tcId": tc_id(HOST), "signature": signature(&bad_type, KEY)}))
+        .await;
     assert_eq!(v["code"], 1004);
     // None of these reached the client: the next frame is the legitimate one.
     assert!(api.push(&[&id], "ok", json!(1)).await.is_empty());
     assert_eq!(next_text(&mut ws).await.as_deref(), Some(r#"message:{"content":1,"type":"ok"}"#));
     // wafer-node-sdk sends tcKey with push too: accepted when it matches.
-    let with_key = api.post("/ws/push", json!({"data": data, "tcId": tc_id(HOST), "tcKey": KEY, "signature": signature(&data, KEY)})).await;
+    let with_key = api
+        .post("/ws/push", json!({"data": data, "tcId": tc_id(HOST), "tcKey": KEY, "signature": signature(&data, KEY)}))
+        .await;
     assert_eq!(with_key["code"], 0);
     assert_eq!(next_text(&mut ws).await.as_deref(), Some("message:{\"type\":\"t\"}"));
     server.shutdown().await.unwrap();
@@ -198,7 +265,8 @@ async fn frame_rate_is_limited_per_socket() {
     assert_eq!(close_code(&mut ws1).await, Some(1008));
     send(&mut ws2, "ping").await;
     assert_eq!(next_text(&mut ws2).await.as_deref(), Some("pong"));
-    let kinds: Vec<String> = [biz.next().await, biz.next().await, biz.next().await].into_iter().map(|r| r.kind).collect();
+    let kinds: Vec<String> =
+        [biz.next().await, biz.next().await, biz.next().await].into_iter().map(|r| r.kind).collect();
     assert_eq!(kinds.iter().filter(|k| *k == "close").count(), 1);
     assert!(metric(&api.metrics().await, "wafer_limit_refusals_total{limit=\"frame_rate\"}") >= 1.0);
     server.shutdown().await.unwrap();
@@ -232,7 +300,10 @@ async fn a_full_callback_queue_closes_the_tunnel_and_close_is_still_reported() {
     biz.answer(&[Answer::Hang(400)]);
     let mut ws = connect(&url).await;
     for i in 0..6 {
-        if futures_util::SinkExt::send(&mut ws, tokio_tungstenite::tungstenite::Message::text(format!("message:{i}"))).await.is_err() {
+        if futures_util::SinkExt::send(&mut ws, tokio_tungstenite::tungstenite::Message::text(format!("message:{i}")))
+            .await
+            .is_err()
+        {
             break;
         }
     }
@@ -251,12 +322,15 @@ async fn a_full_callback_queue_closes_the_tunnel_and_close_is_still_reported() {
         v
     };
     // connect, the two messages that fit, then close, in order.
-    assert_eq!(got, vec![
-        ("connect".into(), None),
-        ("message".into(), Some("0".into())),
-        ("message".into(), Some("1".into())),
-        ("close".into(), None),
-    ]);
+    assert_eq!(
+        got,
+        vec![
+            ("connect".into(), None),
+            ("message".into(), Some("0".into())),
+            ("message".into(), Some("1".into())),
+            ("close".into(), None),
+        ]
+    );
     biz.none_within(200).await;
     assert_eq!(metric(&api.metrics().await, "wafer_limit_refusals_total{limit=\"pending_callbacks\"}"), 1.0);
     server.shutdown().await.unwrap();
@@ -412,7 +486,16 @@ async fn healthz_and_metrics() {
     let r = api.http.get(format!("{}/metrics", api.base)).send().await.unwrap();
     assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
     let text = r.text().await.unwrap();
-    for name in ["wafer_tunnels_open", "wafer_sockets", "wafer_frames_in_total", "wafer_frames_out_total", "wafer_callbacks_ok_total", "wafer_callbacks_retried_total", "wafer_callbacks_dropped_total", "wafer_logins_total"] {
+    for name in [
+        "wafer_tunnels_open",
+        "wafer_sockets",
+        "wafer_frames_in_total",
+        "wafer_frames_out_total",
+        "wafer_callbacks_ok_total",
+        "wafer_callbacks_retried_total",
+        "wafer_callbacks_dropped_total",
+        "wafer_logins_total",
+    ] {
         assert!(text.contains(&format!("# TYPE {name} ")), "{name}");
     }
     server.shutdown().await.unwrap();

@@ -80,7 +80,11 @@ async fn receive(State(s): State<BizState>, Json(body): Json<Value>) -> axum::re
         Answer::Status(code) => return (StatusCode::from_u16(code).unwrap(), "down").into_response(),
         Answer::Garbage => return (StatusCode::OK, "<html>").into_response(),
         Answer::Reject9003 => {
-            return (StatusCode::BAD_REQUEST, Json(json!({"code": 9003, "message": "Bad request - check signature failed"}))).into_response()
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"code": 9003, "message": "Bad request - check signature failed"})),
+            )
+                .into_response()
         }
         Answer::Hang(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
     }
@@ -161,7 +165,14 @@ impl Api {
     }
 
     pub async fn post_raw(&self, path: &str, body: String) -> (u16, Value) {
-        let r = self.http.post(format!("{}{path}", self.base)).header("content-type", "application/json").body(body).send().await.unwrap();
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
         let status = r.status().as_u16();
         let text = r.text().await.unwrap();
         (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
@@ -191,7 +202,8 @@ impl Api {
 
     pub async fn push_packets(&self, packets: Value) -> Vec<String> {
         let data = packets.to_string();
-        let v = self.post("/ws/push", json!({"data": data, "tcId": tc_id(HOST), "signature": signature(&data, KEY)})).await;
+        let v =
+            self.post("/ws/push", json!({"data": data, "tcId": tc_id(HOST), "signature": signature(&data, KEY)})).await;
         assert_eq!(v["code"], 0, "{v}");
         serde_json::from_value(v["data"]["invalidTunnelIds"].clone()).unwrap()
     }
@@ -262,7 +274,8 @@ impl FakeWechat {
         async fn code2session(uri: axum::http::Uri) -> Json<Value> {
             let url = reqwest::Url::parse(&format!("http://x{uri}")).unwrap();
             let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
-            if q.get("appid").map(String::as_str) != Some(APPID) || q.get("secret").map(String::as_str) != Some(SECRET) {
+            if q.get("appid").map(String::as_str) != Some(APPID) || q.get("secret").map(String::as_str) != Some(SECRET)
+            {
                 return Json(json!({"errcode": 40125, "errmsg": "invalid appsecret"}));
             }
             if q.get("grant_type").map(String::as_str) != Some("authorization_code") {
@@ -292,6 +305,7 @@ pub fn encrypted_user_info(open_id: &str, nick: &str, appid: &str, iv: &[u8; 16]
     let b64 = base64::engine::general_purpose::STANDARD;
     let key: [u8; 16] = b64.decode(SESSION_KEY).unwrap().try_into().unwrap();
     let plain = json!({"openId": open_id, "nickName": nick, "gender": 1, "watermark": {"appid": appid, "timestamp": 1_700_000_000}}).to_string();
-    let enc = cbc::Encryptor::<aes::Aes128>::new(&key.into(), iv.into()).encrypt_padded_vec_mut::<Pkcs7>(plain.as_bytes());
+    let enc =
+        cbc::Encryptor::<aes::Aes128>::new(&key.into(), iv.into()).encrypt_padded_vec_mut::<Pkcs7>(plain.as_bytes());
     (b64.encode(enc), b64.encode(iv))
 }
