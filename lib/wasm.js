@@ -194,12 +194,8 @@ function session_login(op, options, code_only) {
  * @param {any} options
  */
 function session_request(op, options) {
-    const borrow0 = addBorrowedObject(options);
-    try {
-        wasm.session_request(op, borrow0);
-    } finally {
-        heap[stack_pointer++] = undefined;
-    }
+    const val1 = +op;
+    wasm.session_request(val1, addHeapObject(options));
 }
 
 /**

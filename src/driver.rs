@@ -2,9 +2,10 @@
 //! performed as host calls, its one timer re-armed after every input.
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use wafer_core::client::{listener_error_message, Client, Detail, Host, Output, StoredView, TunnelEvent, TunnelId};
-use wafer_core::session::{Error, StoredSession, SESSION_KEY};
+use wafer_core::session::{Error, Headers, StoredSession, SESSION_KEY};
 use wafer_core::tunnel::{Event, Outbound, TunnelError};
 use wafer_core::{frame, Millis};
 use wasm_bindgen::JsValue;
@@ -162,18 +163,19 @@ fn header_object(pairs: &[(&'static str, String)]) -> JsValue {
     obj
 }
 
-/// Runs `f` with the session headers as a JS object, reused while the session stays the
-/// same (the host copies it into each request and never modifies it).
-fn with_session_headers(pairs: Vec<(&'static str, String)>, f: impl FnOnce(&JsValue)) {
+/// Runs `f` with the session headers as a JS object, made once per session (the core
+/// shares one `Headers` value while the session stays the same; the host copies the object
+/// into each request and never modifies it).
+fn with_session_headers(headers: Headers, f: impl FnOnce(&JsValue)) {
     thread_local! {
-        static CACHE: RefCell<Option<(Vec<(&'static str, String)>, JsValue)>> = const { RefCell::new(None) };
+        static CACHE: RefCell<Option<(Headers, JsValue)>> = const { RefCell::new(None) };
     }
     CACHE.with(|c| {
         // Busy only when a request is made from inside a request's callback: build afresh.
-        let Ok(mut c) = c.try_borrow_mut() else { return f(&header_object(&pairs)) };
-        if !matches!(c.as_ref(), Some((cached, _)) if *cached == pairs) {
-            let obj = header_object(&pairs);
-            *c = Some((pairs, obj));
+        let Ok(mut c) = c.try_borrow_mut() else { return f(&header_object(&headers)) };
+        if !matches!(c.as_ref(), Some((cached, _)) if Rc::ptr_eq(cached, &headers)) {
+            let obj = header_object(&headers);
+            *c = Some((headers, obj));
         }
         if let Some((_, obj)) = c.as_ref() {
             f(obj);

@@ -29,8 +29,8 @@ pub fn session_login(op: u32, options: JsValue, code_only: bool) {
 
 /// `request(options)` for the shim's op `op` (the shim keeps `options` with the op).
 #[wasm_bindgen]
-pub fn session_request(op: u32, options: &JsValue) {
-    let options = Js(options.clone());
+pub fn session_request(op: u32, options: JsValue) {
+    let options = Js(options);
     if driver::input(|c, s| c.request(OpId(op), &options, s)).is_none() {
         fail(op, true, &busy());
     }

@@ -9,7 +9,7 @@ use wafer_core::value::Value;
 fn sent_headers(out: &[Out]) -> Vec<(&'static str, String)> {
     out.iter()
         .find_map(|o| match o {
-            Output::Send { headers, .. } => Some(headers.clone()),
+            Output::Send { headers, .. } => Some(headers.to_vec()),
             _ => None,
         })
         .expect("a Send output")

@@ -111,10 +111,10 @@ pub enum Output<V> {
     LoginDone { op: OpId, result: Result<Option<V>, Error<V>> },
     /// `wx.request` with the options of user op `op` plus `headers` (ours win on a clash);
     /// answer with [`Client::handle_request_response`].
-    Send { op: OpId, attempt: u32, headers: Vec<(&'static str, String)> },
+    Send { op: OpId, attempt: u32, headers: session::Headers },
     /// `wx.request` GET `url` with `headers` (a tunnel's service URL); answer with
     /// [`Client::handle_request_response`].
-    SendTunnelUrl { tunnel: TunnelId, op: OpId, attempt: u32, url: String, headers: Vec<(&'static str, String)> },
+    SendTunnelUrl { tunnel: TunnelId, op: OpId, attempt: u32, url: String, headers: session::Headers },
     /// A `request` call finished: `success(response)`, or `fail` with a `RequestError` when
     /// `request_error` (the request's own failure), else a `LoginError` (its login failed).
     RequestDone { op: OpId, result: Result<V, Error<V>>, request_error: bool },

@@ -23,6 +23,9 @@ use std::collections::VecDeque;
 
 use crate::Millis;
 
+/// Session headers as `(name, value)` pairs, shared while the session stays the same.
+pub type Headers = std::rc::Rc<[(&'static str, String)]>;
+
 /// The magic id that marks a body written by the Wafer server SDK.
 pub const MAGIC_ID: &str = "F2C224D4-2BCE-4C64-AF9F-A6D872000D1A";
 /// The storage key of the session.
@@ -240,8 +243,9 @@ pub enum Output<V> {
     /// A `login` / `loginWithCode` call finished: `success(userInfo)` or `fail(error)`.
     LoginDone { op: OpId, result: Result<Option<V>, Error<V>> },
     /// Send the user's request for `op` with these session headers added (ours win);
+    /// the headers are shared while the session stays the same (no copy per request);
     /// answer with `handle_request_response(op, attempt, …)`.
-    Send { op: OpId, attempt: u32, headers: Vec<(&'static str, String)> },
+    Send { op: OpId, attempt: u32, headers: Headers },
     /// A `request` call finished: `success(raw response)` or `fail(error)`.
     RequestDone { op: OpId, result: Result<V, Error<V>> },
 }
@@ -328,6 +332,8 @@ pub struct SessionService<V> {
     session: Option<StoredSession<V>>,
     /// Bumped on every change of `session`.
     generation: u64,
+    /// The headers of `session`, made once per session.
+    headers: Headers,
     flow: Option<Flow<V>>,
     next_flow: u32,
     requests: OpMap<PendingRequest<V>>,
@@ -341,6 +347,7 @@ impl<V: Clone> SessionService<V> {
             login_url: None,
             session: None,
             generation: 0,
+            headers: Headers::from(Vec::new()),
             flow: None,
             next_flow: 0,
             requests: OpMap(Vec::new()),
@@ -672,7 +679,7 @@ impl<V: Clone> SessionService<V> {
 
     /// Outputs `Send` for a pending request with the current session headers.
     fn send(&mut self, op: OpId) {
-        let headers = self.session_headers();
+        let headers = self.headers.clone();
         let generation = self.generation;
         let Some(request) = self.requests.get_mut(&op) else {
             return;
@@ -731,6 +738,7 @@ impl<V: Clone> SessionService<V> {
     fn replace_session(&mut self, session: Option<StoredSession<V>>) {
         self.session = session;
         self.generation = self.generation.wrapping_add(1);
+        self.headers = Headers::from(self.session_headers());
     }
 }
 

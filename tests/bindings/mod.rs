@@ -137,7 +137,7 @@ async fn login_then_request_carries_the_session() {
     let mine = obj(&[("x-wx-skey", "theirs".into()), ("X-Mine", "1".into())]);
     let options = obj(&[("url", "https://x.test/api".into()), ("header", mine)]);
     let pending = await_op(&state, 2, &options);
-    b::session_request(2, &options);
+    b::session_request(2, options.clone());
     let res = JsFuture::from(pending).await.unwrap();
     let echo = get(&get(&res, "data"), "echo");
     assert_eq!(get(&echo, "X-WX-Id"), "ID");
@@ -155,14 +155,14 @@ async fn bad_request_options_fail_with_invalid_params() {
     for (i, bad) in [JsValue::from(42), JsValue::NULL, obj(&[]), obj(&[("url", 1.into())])].into_iter().enumerate() {
         let id = 100 + i as u32;
         let p = await_op(&state, id, &bad);
-        b::session_request(id, &bad);
+        b::session_request(id, bad.clone());
         let err = JsFuture::from(p).await.unwrap_err();
         assert_eq!(get(&err, "type"), "ERR_INVALID_PARAMS");
     }
     let referer = obj(&[("Referer", "https://evil".into())]);
     let options = obj(&[("url", "https://x.test/a".into()), ("header", referer)]);
     let p = await_op(&state, 110, &options);
-    b::session_request(110, &options);
+    b::session_request(110, options.clone());
     assert_eq!(get(&JsFuture::from(p).await.unwrap_err(), "type"), "ERR_INVALID_PARAMS");
     assert!(!b::session_set_login_url(JsValue::from(7)));
 }

@@ -250,7 +250,7 @@ pub fn tunnel_url_request(outs: &[Out]) -> Option<(OpId, u32)> {
 /// The headers of the first tunnel URL request.
 pub fn tunnel_url_headers(outs: &[Out]) -> Option<Vec<(&'static str, String)>> {
     outs.iter().find_map(|o| match o {
-        Output::SendTunnelUrl { headers, .. } => Some(headers.clone()),
+        Output::SendTunnelUrl { headers, .. } => Some(headers.to_vec()),
         _ => None,
     })
 }

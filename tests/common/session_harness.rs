@@ -261,7 +261,7 @@ pub fn login_err(op: u32, error: Error<V>) -> Out {
 
 /// `Send{op, attempt, headers}`.
 pub fn send(op: u32, attempt: u32, headers: Vec<(&'static str, String)>) -> Out {
-    Output::Send { op: OpId(op), attempt, headers }
+    Output::Send { op: OpId(op), attempt, headers: headers.into() }
 }
 
 /// `RequestDone{op, Ok(raw)}`.
