@@ -66,7 +66,7 @@ export const state = {
   /** Pending user calls by op id: {success, fail, complete, resolve, reject}. */
   ops: new Map(),
   /** Tunnel handles by tunnel id (their `_listeners`: [[type, fn], …] in registration order). */
-  tunnels: new Map(),
+  tunnels: {},
   /** Live SocketTasks by socketKey(tid, conn). */
   tasks: new Map(),
   /** Armed timers by slot. */
@@ -368,7 +368,7 @@ export function socket_close(tid, conn) {
 }
 
 export function tunnel_event(tid, name, payload) {
-  var tunnel = state.tunnels.get(tid);
+  var tunnel = state.tunnels[tid];
   var list = tunnel && tunnel._listeners;
   if (!list) return;
   for (var i = 0; i < list.length; i++) {
@@ -385,12 +385,12 @@ export function tunnel_event(tid, name, payload) {
 
 /** The page's tunnel handle `tunnel` is `tid`: its listeners get the tunnel's events. */
 export function tunnel_attach(tid, tunnel) {
-  if (state.tunnels.get(tid) !== tunnel) state.tunnels.set(tid, tunnel);
+  if (state.tunnels[tid] !== tunnel) state.tunnels[tid] = tunnel;
 }
 
 /** Tunnel `tid` is closed and superseded: drop the reference (re-attached on next use). */
 export function tunnel_release(tid) {
-  state.tunnels.delete(tid);
+  delete state.tunnels[tid];
 }
 
 export function watch_network() {

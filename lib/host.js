@@ -68,7 +68,7 @@ const state = {
   /** Pending user calls by op id: {success, fail, complete, resolve, reject}. */
   ops: new Map(),
   /** Tunnel handles by tunnel id (their `_listeners`: [[type, fn], …] in registration order). */
-  tunnels: new Map(),
+  tunnels: {},
   /** Live SocketTasks by socketKey(tid, conn). */
   tasks: new Map(),
   /** Armed timers by slot. */
@@ -370,7 +370,7 @@ function socket_close(tid, conn) {
 }
 
 function tunnel_event(tid, name, payload) {
-  var tunnel = state.tunnels.get(tid);
+  var tunnel = state.tunnels[tid];
   var list = tunnel && tunnel._listeners;
   if (!list) return;
   for (var i = 0; i < list.length; i++) {
@@ -387,12 +387,12 @@ function tunnel_event(tid, name, payload) {
 
 /** The page's tunnel handle `tunnel` is `tid`: its listeners get the tunnel's events. */
 function tunnel_attach(tid, tunnel) {
-  if (state.tunnels.get(tid) !== tunnel) state.tunnels.set(tid, tunnel);
+  if (state.tunnels[tid] !== tunnel) state.tunnels[tid] = tunnel;
 }
 
 /** Tunnel `tid` is closed and superseded: drop the reference (re-attached on next use). */
 function tunnel_release(tid) {
-  state.tunnels.delete(tid);
+  delete state.tunnels[tid];
 }
 
 function watch_network() {

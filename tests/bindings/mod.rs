@@ -50,7 +50,7 @@ export function await_op(state, op, options) {
 }
 export function record_events(state, tid) {
   const seen = [];
-  state.tunnels.set(tid, { _listeners: [["*", (type, payload) => seen.push([type, payload])]] });
+  state.tunnels[tid] = { _listeners: [["*", (type, payload) => seen.push([type, payload])]] };
   return seen;
 }
 export function tick() { return new Promise((r) => setTimeout(r, 5)); }
