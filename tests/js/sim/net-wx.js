@@ -24,12 +24,15 @@ function withQuery(url, data) {
 
 /**
  * Creates the wx. Options: `user` (the name `login` logs in as; `setUser` changes it),
- * `avatarUrl`. Returns { wx, storage, calls, sockets, setUser(name), setOnline(bool), dispose() }:
+ * `avatarUrl`, `requestTimeout` (ms before a `request` fails with `request:fail`, as
+ * app.json's networkTimeout.request; default 60000). Returns { wx, storage, calls, sockets, setUser(name), setOnline(bool), dispose() }:
  * `calls` counts login / getUserInfo / checkSession and lists request and connectSocket URLs;
  * `dispose()` closes every socket still open and aborts pending requests.
  */
 function createNetWx(options = {}) {
   let user = { name: options.user || 'tester', avatarUrl: options.avatarUrl || '' };
+  // wx.request's own deadline (app.json networkTimeout.request; 60 s by default).
+  const requestTimeout = options.requestTimeout || 60000;
   const storage = new Map();
   const calls = { login: 0, getUserInfo: 0, checkSession: 0, request: [], connectSocket: [] };
   const sockets = new Set();
@@ -57,7 +60,7 @@ function createNetWx(options = {}) {
     const controller = new AbortController();
     init.signal = controller.signal;
     aborts.add(controller);
-    const timer = setTimeout(() => controller.abort(), o.timeout || 60000);
+    const timer = setTimeout(() => controller.abort(), o.timeout || requestTimeout);
     const done = () => { clearTimeout(timer); aborts.delete(controller); };
     if (!online) {
       done();
