@@ -1437,6 +1437,8 @@ pub mod client {
     pub fn check(data: &[u8]) {
         let mut sim = Sim::new();
         let mut b = Bytes::new(data);
+        // The debug log (`Output::Log` lines, ignored by the model) on for a quarter of runs.
+        sim.client.set_debug(b.chance(64));
         let mut steps = 0;
         while !b.is_empty() && steps < MAX_STEPS {
             sim.step(&mut b);
