@@ -424,6 +424,8 @@ impl Hub {
         let hb = self.settings.heartbeat;
         let now = Instant::now();
         let mut heartbeat = Heartbeat::new((hb > 0).then(|| Duration::from_secs(hb * 2)), now);
+        let timer = tokio::time::sleep_until(heartbeat.deadline().unwrap_or(now).into());
+        tokio::pin!(timer);
         let mut rate = RateLimit::new(self.settings.limits.frames_per_sec, now);
         let mut reason = CloseReason::SocketLost;
         let mut close_frame: Option<(u16, &'static str)> = None;
@@ -431,13 +433,6 @@ impl Hub {
             m.frames_out.fetch_add(1, Relaxed);
         }
         loop {
-            let deadline = heartbeat.deadline();
-            let lost = async move {
-                match deadline {
-                    Some(d) => tokio::time::sleep_until(d.into()).await,
-                    None => std::future::pending().await,
-                }
-            };
             tokio::select! {
                 incoming = ws.recv() => {
                     let now = Instant::now();
@@ -505,10 +500,15 @@ impl Hub {
                         break;
                     }
                 },
-                () = lost => {
+                () = &mut timer, if heartbeat.deadline().is_some() => {
+                    // The timer is not moved at each frame: when it fires early (frames came
+                    // meanwhile), it is set to the current deadline.
                     if heartbeat.is_lost(Instant::now()) {
                         reason = CloseReason::Heartbeat;
                         break;
+                    }
+                    if let Some(d) = heartbeat.deadline() {
+                        timer.as_mut().reset(d.into());
                     }
                 }
             }
