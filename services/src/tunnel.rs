@@ -25,6 +25,8 @@ use crate::timing::{Callback, CallbackQueue, Heartbeat, IdExpiry, Next, Outcome,
 /// (a client that does not read is dropped rather than buffered without bound).
 const OUTBOX: usize = 256;
 
+/// WebSocket close code: normal closure (the client sent `close`).
+pub const CLOSE_NORMAL: u16 = 1000;
 /// WebSocket close code: policy violation (frame rate).
 pub const CLOSE_POLICY: u16 = 1008;
 /// WebSocket close code: message too big.
@@ -478,6 +480,7 @@ impl Hub {
                         }
                         Frame::Close => {
                             reason = CloseReason::Client;
+                            close_frame = Some((CLOSE_NORMAL, ""));
                             break;
                         }
                         Frame::Pong | Frame::Timeout(_) | Frame::Unknown(_) => {}

@@ -39,6 +39,7 @@ async fn a_tunnel_end_to_end() {
     assert_eq!(next_text(&mut ws).await.as_deref(), Some(r#"message:{"content":{"who":"x"},"type":"speak"}"#));
 
     send(&mut ws, "close").await;
+    assert_eq!(close_code(&mut ws).await, Some(1000));
     assert_eq!(biz.next().await.kind, "close");
     biz.none_within(200).await;
     let m = api.metrics().await;
