@@ -203,6 +203,8 @@ pub struct Client<V> {
     /// memory is then the only copy and storage is not followed until it is written again).
     session_in_storage: bool,
     network_watched: bool,
+    /// The last network status the host reported (online until told otherwise).
+    online: bool,
     /// The debug log is on.
     debug: bool,
 }
@@ -226,6 +228,7 @@ impl<V: HostValue> Client<V> {
             restored: false,
             session_in_storage: true,
             network_watched: false,
+            online: true,
             debug: false,
         }
     }
@@ -406,7 +409,12 @@ impl<V: HostValue> Client<V> {
         // A URL that is not a string is refused by the host before it gets here; read
         // defensively all the same (an empty URL fails the first connection with 1001).
         let service_url = service_url.as_string().unwrap_or_default();
-        self.tunnels.push(TunnelSlot { id, service_url, machine: Tunnel::new(config), released: false });
+        let mut machine = Tunnel::new(config);
+        // Made while the device is offline, it starts offline (§5: tries wait for the network).
+        if !self.online {
+            machine.handle_network(host.now(), false);
+        }
+        self.tunnels.push(TunnelSlot { id, service_url, machine, released: false });
         if another_open {
             self.report_another_open(id);
         }
@@ -416,8 +424,8 @@ impl<V: HostValue> Client<V> {
     /// `tunnel.open()`: connects, unless another tunnel is open (then `error` 1001 and the
     /// tunnel stays closed, its queued packets kept for a later `open`).
     pub fn open_tunnel(&mut self, id: TunnelId, host: &mut impl Host<V>) {
-        let Some(i) = self.slot(id) else { return };
-        let closed = self.tunnels[i].machine.status() == TunnelStatus::Closed;
+        let Some(slot) = self.find(id) else { return };
+        let closed = slot.machine.status() == TunnelStatus::Closed;
         if closed && self.another_open(Some(id)) {
             self.report_another_open(id);
             return;
@@ -437,14 +445,17 @@ impl<V: HostValue> Client<V> {
     /// `tunnel.emit(type, content)` with the encoded `packet`. `idle`: the host performs
     /// no output right now (then an active tunnel may send directly).
     pub fn emit(&mut self, id: TunnelId, packet: V, idle: bool, host: &mut impl Host<V>) -> Emitted<V> {
-        let Some(i) = self.slot(id) else { return Emitted::Unknown };
         // With the debug log on, every send goes through the outputs (and is logged).
-        if idle && !self.debug && self.outputs.is_empty() {
-            if let Some(conn) = self.tunnels[i].machine.active_conn() {
+        let direct = idle && !self.debug && self.outputs.is_empty();
+        let Some(slot) = self.find_mut(id) else { return Emitted::Unknown };
+        if direct {
+            if let Some(conn) = slot.machine.active_conn() {
                 return Emitted::Direct(conn, packet);
             }
         }
-        self.tunnels[i].machine.emit(host.now(), packet);
+        // The host re-attaches a released handle on use.
+        slot.released = false;
+        slot.machine.emit(host.now(), packet);
         self.drain_tunnel(id, host);
         Emitted::Done
     }
@@ -513,6 +524,7 @@ impl<V: HostValue> Client<V> {
 
     /// The network went offline or came back.
     pub fn handle_network(&mut self, online: bool, host: &mut impl Host<V>) {
+        self.online = online;
         // A closed tunnel learns it too (no output): opened again later, it must not wait
         // for a network that came back while it was closed.
         for slot in self.tunnels.iter_mut().filter(|s| s.machine.status() == TunnelStatus::Closed) {
@@ -556,6 +568,10 @@ impl<V: HostValue> Client<V> {
         self.slot(id).and_then(|i| self.tunnels.get(i))
     }
 
+    fn find_mut(&mut self, id: TunnelId) -> Option<&mut TunnelSlot<V>> {
+        self.slot(id).and_then(|i| self.tunnels.get_mut(i))
+    }
+
     /// The index of tunnel `id` (ids ascend with the index).
     fn slot(&self, id: TunnelId) -> Option<usize> {
         self.tunnels.binary_search_by(|s| s.id.cmp(&id)).ok()
@@ -578,10 +594,10 @@ impl<V: HostValue> Client<V> {
         host: &mut impl Host<V>,
         f: impl FnOnce(&mut Tunnel<V, Detail<V>>, Millis),
     ) {
-        let Some(i) = self.slot(id) else { return };
-        self.tunnels[i].released = false;
         let now = host.now();
-        let machine = &mut self.tunnels[i].machine;
+        let Some(slot) = self.find_mut(id) else { return };
+        slot.released = false;
+        let machine = &mut slot.machine;
         let before = (machine.status(), machine.next_try());
         f(machine, now);
         let after = (machine.status(), machine.next_try());
@@ -719,8 +735,7 @@ impl<V: HostValue> Client<V> {
     /// request of the client's own.
     fn drain_tunnel(&mut self, id: TunnelId, host: &mut impl Host<V>) {
         loop {
-            let Some(i) = self.slot(id) else { return };
-            let Some(out) = self.tunnels[i].machine.poll_output() else { return };
+            let Some(out) = self.find_mut(id).and_then(|s| s.machine.poll_output()) else { return };
             let out = match out {
                 tunnel::Output::RequestUrl { attempt } => {
                     self.request_url(id, attempt, host);

@@ -611,6 +611,8 @@ pub mod client {
         attempts: Vec<u32>,
         /// Marker of the last response given to it.
         last_answer: Option<f64>,
+        /// A login call's deadline (its `timeout` option, else 30 s, from the call).
+        deadline: Option<Millis>,
     }
 
     #[derive(Clone, Copy, Debug, PartialEq)]
@@ -632,6 +634,8 @@ pub mod client {
         live: Option<ConnId>,
         /// URL-request attempts seen.
         url_attempts: Vec<(OpId, u32)>,
+        /// `maxReconnectTryTimes` as its options give it.
+        max_tries: u32,
     }
 
     #[derive(Clone, Copy, Debug, PartialEq)]
@@ -733,7 +737,10 @@ pub mod client {
 
         fn new_op(&mut self, kind: OpKind) -> OpId {
             self.next_op += 1;
-            self.ops.insert(self.next_op, OpState { kind, done: false, attempts: Vec::new(), last_answer: None });
+            self.ops.insert(
+                self.next_op,
+                OpState { kind, done: false, attempts: Vec::new(), last_answer: None, deadline: None },
+            );
             OpId(self.next_op)
         }
 
@@ -878,6 +885,8 @@ pub mod client {
                         match event {
                             Event::Error { error: TunnelError::Reconnect, .. } => {
                                 check!(self, is_closed, "2001 without a close event first: {out:?}");
+                                let max = self.tunnels[i].max_tries;
+                                check!(self, self.online || max == 0, "gave up while offline (tries wait): {out:?}");
                             }
                             _ if is_closed => violation!(self, "event after close: {out:?}"),
                             Event::Connect => check!(self, was == TunnelStatus::Connecting, "connect from {was:?}"),
@@ -952,6 +961,10 @@ pub mod client {
             let now = self.host.now;
             if let Some(t) = self.client.poll_timeout() {
                 check!(self, t > now, "deadline {t} not after now {now} once due timers ran");
+            }
+            for (op, state) in &self.ops {
+                let late = state.deadline.is_some_and(|d| d <= now);
+                check!(self, state.done || !late, "login op {op} past its deadline at {now}: {state:?}");
             }
             let mut not_closed = 0;
             for t in &self.tunnels {
@@ -1047,6 +1060,11 @@ pub mod client {
                         self.new_op(OpKind::Login)
                     };
                     log!(self, "login {op:?} {options:?} code_only={code_only}");
+                    if let Some(state) = self.ops.get_mut(&op.0) {
+                        let timeout = options.get(Field::timeout).as_number().filter(|t| *t > 0.0);
+                        let timeout = timeout.map_or(30_000, |t| (t as Millis).clamp(1, 86_400_000));
+                        state.deadline = Some(self.host.now.saturating_add(timeout));
+                    }
                     self.client.login(op, &options, code_only, &mut self.host);
                 }
                 // request
@@ -1101,12 +1119,14 @@ pub mod client {
                         Ok(id) => {
                             check!(self, !another || deferred, "a second tunnel was made while one is open");
                             check!(self, self.tunnel(id).is_none(), "tunnel id reused");
+                            let max_tries = tunnel_config(&options, 0).max_reconnect_tries;
                             self.tunnels.push(TunnelModel {
                                 id,
                                 url,
                                 conns: Vec::new(),
                                 live: None,
                                 url_attempts: Vec::new(),
+                                max_tries,
                             });
                         }
                         Err(_) => check!(self, another && !deferred, "a tunnel was refused with none open"),
