@@ -61,6 +61,11 @@ fn superseded_closed_tunnels_are_released_and_then_reattached_by_use() {
     h.emit(b, "x");
     h.create(Value::Undefined);
     assert_eq!(h.drain(), vec![], "a is released already, b has a queued packet");
+    // Using a released handle re-attaches it (the host keeps its listeners again): it is
+    // released again when the next tunnel supersedes it.
+    h.close(a);
+    let d = h.create(Value::Undefined);
+    assert_eq!(h.drain(), vec![Output::Release { tunnel: a }, Output::Release { tunnel: TunnelId(d.0 - 1) }]);
 }
 
 #[test]
