@@ -60,6 +60,14 @@ fn opts() -> Opts {
     o
 }
 
+/// CPU seconds (user + system) a process has used.
+fn cpu(pid: u32) -> f64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = s.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 /// Resident memory of a process, in bytes.
 fn rss(pid: u32) -> u64 {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -205,6 +213,8 @@ struct Figures {
     p50: Duration,
     p99: Duration,
     callbacks_rate: f64,
+    /// Server CPU per fan-out delivery and per callback, in microseconds (service only).
+    cpu_us: Option<(f64, f64)>,
 }
 
 /// The service under test.
@@ -285,6 +295,7 @@ async fn bench_service(o: &Opts) -> Figures {
     let data = json!([{"tunnelIds": keep, "type": "message", "content": json!({"type": "speak", "content": {"who": "bench", "word": "hello, everyone"}}).to_string()}]).to_string();
     let push = json!({"data": data, "tcId": tc_id(HOST), "signature": signature(&data, KEY)}).to_string();
     let mut lat = Vec::with_capacity(o.rounds);
+    let cpu0 = cpu(pid);
     for round in 0..o.rounds + 5 {
         counter.arm(o.fanout);
         let t = Instant::now();
@@ -299,8 +310,11 @@ async fn bench_service(o: &Opts) -> Figures {
     let total: Duration = lat.iter().sum();
     let fanout_rate = (o.fanout * o.rounds) as f64 / total.as_secs_f64();
 
+    let fanout_cpu = cpu(pid) - cpu0;
+    eprintln!("service fan-out: {fanout_cpu:.2} s CPU in the server, {:.2} s wall", total.as_secs_f64());
     // Client → callback throughput.
     callbacks.arm(o.fanout * o.messages);
+    let (cpu0, me0) = (cpu(pid), cpu(std::process::id()));
     let t = Instant::now();
     for c in &clients {
         for i in 0..o.messages {
@@ -310,11 +324,19 @@ async fn bench_service(o: &Opts) -> Figures {
     }
     callbacks.wait_for(o.fanout * o.messages).await;
     let callbacks_rate = (o.fanout * o.messages) as f64 / t.elapsed().as_secs_f64();
+    let callbacks_cpu = cpu(pid) - cpu0;
+    eprintln!(
+        "service callbacks: {callbacks_cpu:.2} s CPU in the server, {:.2} s in the load generator, {:.2} s wall",
+        cpu(std::process::id()) - me0,
+        t.elapsed().as_secs_f64()
+    );
     for c in clients {
         drop(c.tx);
         let _ = c.task.await;
     }
     drop(guard);
+    let per_delivery = fanout_cpu * 1e6 / (o.fanout * (o.rounds + 5)) as f64;
+    let per_callback = callbacks_cpu * 1e6 / (o.fanout * o.messages) as f64;
     Figures {
         rss_base,
         rss_open,
@@ -323,6 +345,7 @@ async fn bench_service(o: &Opts) -> Figures {
         p50: percentile(&lat, 0.5),
         p99: percentile(&lat, 0.99),
         callbacks_rate,
+        cpu_us: Some((per_delivery, per_callback)),
     }
 }
 
@@ -456,6 +479,7 @@ async fn bench_floor(o: &Opts) -> Figures {
         p50: percentile(&lat, 0.5),
         p99: percentile(&lat, 0.99),
         callbacks_rate,
+        cpu_us: None,
     }
 }
 
@@ -511,4 +535,7 @@ async fn main() {
         "| client messages reaching the business server ({} tunnels × {}) | {:.0}/s (signed, ordered per tunnel) | {:.0}/s (unsigned, unordered) | ≥ 18,000/s |",
         o.fanout, o.messages, svc.callbacks_rate, floor.callbacks_rate
     );
+    if let Some((d, c)) = svc.cpu_us {
+        println!("| server CPU per fan-out delivery / per callback (user + system) | {d:.1} µs / {c:.1} µs | | |");
+    }
 }
