@@ -14,7 +14,8 @@
 //   proxy.dropSockets()           cuts every WebSocket connection (no close frame)
 //   proxy.withholdPongs(on)       server `pong` frames are dropped while on
 //   proxy.setTarget(port)         where new connections go (a restarted server)
-//   proxy.count(path)             requests seen for a path (query stripped)
+//   proxy.count(path)             requests seen for a path (query stripped; '/ws/*' for
+//                                 every socket upgrade)
 //   proxy.stop()                  closes everything
 //
 // 127.0.0.1 only. An upstream that cannot be reached closes the client's connection.
@@ -156,7 +157,9 @@ async function startFaultProxy({ target }) {
           raw = Buffer.from(raw.toString('latin1').replace(/\r\nSec-WebSocket-Extensions:[^\r]*/i, ''), 'latin1');
         }
         const path = (target || '/').split('?')[0];
-        counts.set(path, (counts.get(path) || 0) + 1);
+        // Socket paths carry a fresh id each time: counted together (a bounded map).
+        const key = path.startsWith('/ws/') ? '/ws/*' : path;
+        counts.set(key, (counts.get(key) || 0) + 1);
         const req = { method, path, headers, upgrade };
         busy = true;
         let action;
