@@ -353,6 +353,13 @@ async fn bench_service(o: &Opts) -> Figures {
 /// to every `/client` socket; client frames are POSTed to the business url.
 async fn relay() {
     let biz = std::env::args().nth(2).expect("relay <business url>");
+    // The bench holds our stdin: when it goes away, so do we.
+    tokio::spawn(async {
+        let mut buf = [0u8; 64];
+        let mut stdin = tokio::io::stdin();
+        while tokio::io::AsyncReadExt::read(&mut stdin, &mut buf).await.is_ok_and(|n| n > 0) {}
+        std::process::exit(0);
+    });
     let http = reqwest::Client::new();
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     println!("{}", l.local_addr().unwrap());
@@ -403,8 +410,12 @@ async fn relay() {
 async fn bench_floor(o: &Opts) -> Figures {
     let (biz, callbacks) = business().await;
     let exe = std::env::current_exe().unwrap();
-    let mut child =
-        Command::new(exe).args(["relay", &format!("http://{biz}/tunnel")]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut child = Command::new(exe)
+        .args(["relay", &format!("http://{biz}/tunnel")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     let stdout = child.stdout.take().unwrap();
     let guard = guard(child);
     let pid = guard.0.id();
@@ -501,8 +512,16 @@ async fn main() {
         hook(info);
     }));
     let o = opts();
-    let svc = bench_service(&o).await;
-    let floor = bench_floor(&o).await;
+    let run = async { (bench_service(&o).await, bench_floor(&o).await) };
+    let (svc, floor) = tokio::select! {
+        r = run => r,
+        _ = tokio::signal::ctrl_c() => {
+            for pid in CHILDREN.lock().map(|c| c.clone()).unwrap_or_default() {
+                let _ = Command::new("kill").arg(pid.to_string()).status();
+            }
+            std::process::exit(130);
+        }
+    };
     let per = |f: &Figures| (f.rss_open.saturating_sub(f.rss_base)) as f64 / (f.idle - 1) as f64 / 1024.0;
     println!("| measure | wafer-services | floor: bare tokio + tungstenite relay | target |");
     println!("|---|---|---|---|");
