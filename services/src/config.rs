@@ -313,16 +313,30 @@ impl Settings {
             s.heartbeat = h;
         }
         s.data = Some(args.data.or(file.data).unwrap_or_else(|| PathBuf::from("wafer-data")));
-        let secs = |v: Option<u64>, name: &str, d: Duration| -> Result<Duration, String> {
+        // Bounded so that deadlines computed from them cannot overflow.
+        let secs = |v: Option<u64>, name: &str, max: u64, d: Duration| -> Result<Duration, String> {
             match v {
                 Some(0) => Err(format!("--{name}: must be positive")),
+                Some(n) if n > max => Err(format!("--{name}: at most {max} seconds, got {n}")),
                 Some(n) => Ok(Duration::from_secs(n)),
                 None => Ok(d),
             }
         };
-        s.id_ttl = secs(args.id_ttl.or(file.id_ttl), "id-ttl", s.id_ttl)?;
-        s.login_duration = secs(args.login_duration.or(file.login_duration), "login-duration", s.login_duration)?;
-        s.shutdown_grace = args.shutdown_grace.or(file.shutdown_grace).map_or(s.shutdown_grace, Duration::from_secs);
+        const DAY: u64 = 86_400;
+        s.id_ttl = secs(args.id_ttl.or(file.id_ttl), "id-ttl", DAY, s.id_ttl)?;
+        s.login_duration =
+            secs(args.login_duration.or(file.login_duration), "login-duration", 3650 * DAY, s.login_duration)?;
+        s.shutdown_grace = match args.shutdown_grace.or(file.shutdown_grace) {
+            Some(0) => Duration::ZERO,
+            v => secs(v, "shutdown-grace", 3600, s.shutdown_grace)?,
+        };
+        let millis = |v: Option<u64>, name: &str, d: Duration| -> Result<Duration, String> {
+            match v {
+                Some(n) if n > 3_600_000 => Err(format!("--{name}: at most 3600000 ms, got {n}")),
+                Some(n) => Ok(Duration::from_millis(n)),
+                None => Ok(d),
+            }
+        };
         let positive = |v: Option<usize>, name: &str, d: usize| -> Result<usize, String> {
             match v {
                 Some(0) => Err(format!("--{name}: must be positive")),
@@ -343,18 +357,13 @@ impl Settings {
         )?;
         let b = &mut s.backoff;
         b.attempts = args.callback_attempts.or(file.callback_attempts).unwrap_or(b.attempts).max(1);
-        if let Some(ms) = args.callback_backoff_ms.or(file.callback_backoff_ms) {
-            b.base = Duration::from_millis(ms);
+        b.base = millis(args.callback_backoff_ms.or(file.callback_backoff_ms), "callback-backoff-ms", b.base)?;
+        b.max =
+            millis(args.callback_max_backoff_ms.or(file.callback_max_backoff_ms), "callback-max-backoff-ms", b.max)?;
+        if args.http_timeout_ms.or(file.http_timeout_ms) == Some(0) {
+            return Err("--http-timeout-ms: must be positive".into());
         }
-        if let Some(ms) = args.callback_max_backoff_ms.or(file.callback_max_backoff_ms) {
-            b.max = Duration::from_millis(ms);
-        }
-        if let Some(ms) = args.http_timeout_ms.or(file.http_timeout_ms) {
-            if ms == 0 {
-                return Err("--http-timeout-ms: must be positive".into());
-            }
-            s.http_timeout = Duration::from_millis(ms);
-        }
+        s.http_timeout = millis(args.http_timeout_ms.or(file.http_timeout_ms), "http-timeout-ms", s.http_timeout)?;
         if let Some(log) = args.log.or(file.log) {
             s.log = log;
         }
@@ -456,5 +465,12 @@ mod tests {
         assert!(parse(&["--app", "h=k", "--public-url", "http://x"]).unwrap_err().contains("--public-url"));
         assert!(parse(&["--app", "h=k", "--id-ttl", "0"]).unwrap_err().contains("positive"));
         assert!(parse(&["--tunnel", "false"]).unwrap_err().contains("nothing to serve"));
+        // Values that would overflow a deadline are refused, not a panic later.
+        assert!(parse(&["--app", "h=k", "--id-ttl", "18446744073709551615"]).unwrap_err().contains("at most"));
+        assert!(parse(&["--app", "h=k", "--callback-max-backoff-ms", "18446744073709551615"])
+            .unwrap_err()
+            .contains("at most"));
+        assert!(parse(&["--app", "h=k", "--shutdown-grace", "99999999"]).unwrap_err().contains("at most"));
+        assert!(parse(&["--app", "h=k", "--login-duration", "99999999999"]).unwrap_err().contains("at most"));
     }
 }
