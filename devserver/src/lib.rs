@@ -15,6 +15,7 @@ mod store;
 mod users;
 
 use std::io;
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -271,7 +272,9 @@ async fn log_request(request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     let start = Instant::now();
     let response = next.run(request).await;
-    eprintln!("{method} {path} {} {}ms", response.status().as_u16(), start.elapsed().as_millis());
+    // Not `eprintln!`, which panics once stderr is gone.
+    let _ =
+        writeln!(std::io::stderr(), "{method} {path} {} {}ms", response.status().as_u16(), start.elapsed().as_millis());
     response
 }
 

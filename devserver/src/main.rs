@@ -144,7 +144,8 @@ async fn main() -> ExitCode {
     let stop = server.stop_handle();
     tokio::spawn(async move {
         shutdown_signal().await;
-        eprintln!("wafer-devserver: shutting down");
+        // Never `eprintln!`: with stderr gone (the parent died) it panics, and the stop with it.
+        let _ = writeln!(std::io::stderr(), "wafer-devserver: shutting down");
         stop.stop();
     });
     match server.wait().await {

@@ -1,6 +1,7 @@
 //! The tunnel socket and the chat room of the original demo (docs/PROTOCOL.md §5, §6).
 
 use std::collections::HashMap;
+use std::io::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -61,7 +62,8 @@ impl Room {
         clients.retain(|id, c| match c.tx.try_send(frame.clone()) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
-                eprintln!("wafer-devserver: socket {id} is too slow, dropping it");
+                // Not `eprintln!`, which panics (here: with the room locked) once stderr is gone.
+                let _ = writeln!(std::io::stderr(), "wafer-devserver: socket {id} is too slow, dropping it");
                 false
             }
             Err(mpsc::error::TrySendError::Closed(_)) => false,

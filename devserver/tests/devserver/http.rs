@@ -326,3 +326,40 @@ async fn binary_prints_its_address_and_stops_on_sigterm() {
     assert!(rest.is_none(), "exactly one line on stdout");
     client.await.unwrap();
 }
+
+/// Found by tests/js/faults.test.js, which left a server running after its test process
+/// died: with its stderr pipe closed (the parent gone), the "shutting down" line failed,
+/// `eprintln!` panicked in the signal task, and SIGTERM was ignored for good.
+#[tokio::test]
+async fn binary_stops_on_sigterm_with_its_stderr_closed() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wafer-devserver"))
+        .args(["--port", "0", "--quiet"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || std::io::BufReader::new(stdout).lines().next().unwrap().unwrap())
+        .await
+        .unwrap();
+    assert!(line.starts_with("Wafer dev server listening on"), "{line}");
+    drop(child.stderr.take()); // the reading end goes away, as when the parent dies
+                               // The signal handler is installed by a task started after the line is printed.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let killed = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(5) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the server did not stop on SIGTERM with its stderr closed");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert!(status.success(), "{status:?}");
+}
