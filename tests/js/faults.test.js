@@ -196,6 +196,38 @@ test('pongs withheld: the tunnel reconnects; words still arrive once, in order',
   assert.deepEqual(rec.events, ['connect', 'reconnecting', 'reconnect']);
 });
 
+test('garbage frames from the server: ignored; the tunnel stays ACTIVE and words still arrive', { skip, timeout: 30000 }, async (t) => {
+  const w = await world(t);
+  await loggedIn(w);
+  const obs = await observe(w);
+  const rec = tunnel(w);
+  const fromServer = [];
+  rec.tunnel.on('speak', (c) => { if (c.who && c.who.nickName === 'server') fromServer.push(c.word); });
+  const odd = [];
+  for (const name of ['hello', 'undefined', '@close', 'close']) rec.tunnel.on(name, (c) => odd.push([name, c]));
+  rec.tunnel.open();
+  await active(rec);
+  rec.emit(3);
+  const garbage = [
+    'message:{not json', 'message:', 'message:[1,2]', 'message:{"content":1}', 'message:{"type":7}',
+    'hello:world', 'timeout:abc', 'timeout:0', 'timeout:-5', '', ':', 'pong:' + 'x'.repeat(80),
+    'close' + ' '.repeat(70), Buffer.from([0, 1, 2, 255]), Buffer.from('close'), 'x'.repeat(70000),
+    'message:{"type":"hello","content":{"a":1}}', 'message:{"type":"close","content":"not the SDK\'s"}',
+    'message:{"type":"speak","content":{"who":{"nickName":"server"},"word":"injected"}}',
+  ];
+  for (const g of garbage) assert.equal(w.proxy.inject(g), 1);
+  rec.emit(3);
+  await until('the injected word', () => fromServer.length === 1);
+  await until('6 words', () => obs.words.length === 6);
+  await sleep(200);
+  assert.equal(rec.tunnel.status, 'ACTIVE');
+  assert.deepEqual(rec.events, ['connect'], 'no error, no close, no reconnect');
+  assert.deepEqual(fromServer, ['injected']);
+  // Server messages named like SDK events arrive as '@' + name; the rest by their type.
+  assert.deepEqual(odd.map(([n]) => n), ['hello', '@close']);
+  assertDelivery(rec, obs.words);
+});
+
 test('connections refused at open: CLOSED with 1001; words emitted meanwhile come back (4002)', { skip, timeout: 30000 }, async (t) => {
   const w = await world(t);
   await loggedIn(w);

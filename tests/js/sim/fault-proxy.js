@@ -13,6 +13,8 @@
 //                                 the same port; refusing also cuts every open connection
 //   proxy.dropSockets()           cuts every WebSocket connection (no close frame)
 //   proxy.withholdPongs(on)       server `pong` frames are dropped while on
+//   proxy.inject(data)            sends a server frame (a string: text; a Buffer: binary)
+//                                 to every WebSocket client, between the server's frames
 //   proxy.setTarget(port)         where new connections go (a restarted server)
 //   proxy.count(path)             requests seen for a path (query stripped; '/ws/*' for
 //                                 every socket upgrade)
@@ -46,7 +48,7 @@ async function startFaultProxy({ target }) {
   }
 
   function onConnection(client) {
-    const conn = { client, upstream: null, ws: false, closed: false, timers: new Set() };
+    const conn = { client, upstream: null, ws: false, open: false, closed: false, timers: new Set() };
     conns.add(conn);
     client.setNoDelay(true);
     let buf = Buffer.alloc(0);
@@ -91,6 +93,7 @@ async function startFaultProxy({ target }) {
           client.write(head.subarray(0, end + 4));
           chunk = head.subarray(end + 4);
           head = true;
+          conn.open = true;
         }
         frames = Buffer.concat([frames, chunk]);
         frames = forwardFrames(frames, (frame, opcode, payload) => {
@@ -186,6 +189,13 @@ async function startFaultProxy({ target }) {
     count(path) { return counts.get(path) || 0; },
     withholdPongs(on) { pongsWithheld = !!on; },
     setTarget(p) { upstreamPort = p; },
+    inject(data) {
+      const payload = Buffer.isBuffer(data) ? data : Buffer.from(String(data), 'utf8');
+      const frame = serverFrame(Buffer.isBuffer(data) ? 2 : 1, payload);
+      let n = 0;
+      for (const c of conns) if (c.ws && c.open && !c.closed) { c.client.write(frame); n++; }
+      return n;
+    },
     dropSockets() {
       let n = 0;
       for (const c of [...conns]) if (c.ws) { c.close(); n++; }
@@ -211,6 +221,25 @@ async function startFaultProxy({ target }) {
       }
     },
   };
+}
+
+/** An unmasked, final server-to-client WebSocket frame. */
+function serverFrame(opcode, payload) {
+  let head;
+  if (payload.length < 126) {
+    head = Buffer.from([0x80 | opcode, payload.length]);
+  } else if (payload.length < 65536) {
+    head = Buffer.alloc(4);
+    head[0] = 0x80 | opcode;
+    head[1] = 126;
+    head.writeUInt16BE(payload.length, 2);
+  } else {
+    head = Buffer.alloc(10);
+    head[0] = 0x80 | opcode;
+    head[1] = 127;
+    head.writeBigUInt64BE(BigInt(payload.length), 2);
+  }
+  return Buffer.concat([head, payload]);
 }
 
 /**
