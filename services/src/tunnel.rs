@@ -63,7 +63,7 @@ enum State {
 struct Tunnel {
     tc_id: Arc<str>,
     key: Arc<str>,
-    callback_url: Arc<str>,
+    callback_url: Arc<reqwest::Url>,
     state: State,
     queue: CallbackQueue,
 }
@@ -155,6 +155,8 @@ impl Hub {
     /// and its `connectUrl`.
     pub fn issue(&self, tc_id: &str, callback_url: String, now: Instant) -> Result<(String, String), IssueError> {
         let app = self.app(tc_id).ok_or(IssueError::Internal)?;
+        // Parsed once here, not at every callback.
+        let callback_url = reqwest::Url::parse(&callback_url).map_err(|_| IssueError::Internal)?;
         let id = random_id().map_err(|_| IssueError::Internal)?;
         let key = parse_id(&id).ok_or(IssueError::Internal)?;
         let mut g = self.lock();
@@ -178,7 +180,7 @@ impl Hub {
             Tunnel {
                 tc_id: tc,
                 key: Arc::from(app.key.as_str()),
-                callback_url: Arc::from(callback_url),
+                callback_url: Arc::new(callback_url),
                 state: State::Issued,
                 queue: CallbackQueue::new(self.settings.limits.pending_callbacks),
             },
@@ -385,7 +387,7 @@ impl Hub {
     }
 
     /// One try of a callback.
-    async fn post(&self, key: TunnelKey, cb: &Callback, url: &str, sign_key: &str) -> Outcome {
+    async fn post(&self, key: TunnelKey, cb: &Callback, url: &reqwest::Url, sign_key: &str) -> Outcome {
         let id = format_id(key);
         let data = match cb {
             Callback::Message(content) => json!({"tunnelId": id, "type": "message", "content": content}),
@@ -393,8 +395,13 @@ impl Hub {
         }
         .to_string();
         let body = json!({"data": data, "signature": signature(&data, sign_key)}).to_string();
-        let sent =
-            self.http.post(url).header(reqwest::header::CONTENT_TYPE, "application/json").body(body).send().await;
+        let sent = self
+            .http
+            .post(url.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await;
         let resp = match sent {
             Ok(r) => r,
             Err(e) => {
@@ -528,7 +535,7 @@ impl Hub {
 enum Step {
     Stop,
     Wait(Instant),
-    Send(Callback, Arc<str>, Arc<str>),
+    Send(Callback, Arc<reqwest::Url>, Arc<str>),
 }
 
 fn callback_type(cb: &Callback) -> &'static str {
@@ -592,15 +599,15 @@ mod tests {
         let h = hub(2);
         let (a, b) = (crate::sign::tc_id("a.example"), crate::sign::tc_id("b.example"));
         let t0 = Instant::now();
-        let (id1, _) = h.issue(&a, "u".into(), t0).unwrap();
-        h.issue(&a, "u".into(), t0).unwrap();
-        assert_eq!(h.issue(&a, "u".into(), t0).unwrap_err(), IssueError::TooMany);
-        h.issue(&b, "u".into(), t0).unwrap();
+        let (id1, _) = h.issue(&a, "http://x/t".into(), t0).unwrap();
+        h.issue(&a, "http://x/t".into(), t0).unwrap();
+        assert_eq!(h.issue(&a, "http://x/t".into(), t0).unwrap_err(), IssueError::TooMany);
+        h.issue(&b, "http://x/t".into(), t0).unwrap();
         let k1 = parse_id(&id1).unwrap();
         let _rx = h.claim(k1).unwrap();
         assert!(h.close(k1, CloseReason::Client));
         assert!(!h.close(k1, CloseReason::Client));
-        h.issue(&a, "u".into(), t0).unwrap();
+        h.issue(&a, "http://x/t".into(), t0).unwrap();
     }
 
     #[tokio::test]
@@ -608,8 +615,8 @@ mod tests {
         let h = hub(10);
         let (a, b) = (crate::sign::tc_id("a.example"), crate::sign::tc_id("b.example"));
         let t0 = Instant::now();
-        let (id1, _) = h.issue(&a, "u".into(), t0).unwrap();
-        let (id2, _) = h.issue(&a, "u".into(), t0).unwrap();
+        let (id1, _) = h.issue(&a, "http://x/t".into(), t0).unwrap();
+        let (id2, _) = h.issue(&a, "http://x/t".into(), t0).unwrap();
         let mut rx = h.claim(parse_id(&id1).unwrap()).unwrap();
         let text = Utf8Bytes::from_static("message:{}");
         let ids = vec![id1.clone(), id2.clone(), "nope".into()];
