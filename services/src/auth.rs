@@ -1,4 +1,4 @@
-//! The v1 session service (SERVICES.md §5): `qcloud.cam.id_skey` and `qcloud.cam.auth`
+//! The v1 session service (docs/SERVICES.md §5): `qcloud.cam.id_skey` and `qcloud.cam.auth`
 //! at `POST /mina_auth/`.
 
 use std::sync::Arc;

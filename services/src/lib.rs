@@ -1,6 +1,6 @@
 //! `wafer-services`: a self-hosted replacement for Tencent's retired Wafer tunnel service
 //! (信道服务) and v1 session service (鉴权服务), speaking the contract the existing server
-//! SDKs call (`/work/shared/SERVICES.md`; README "Deploying the services").
+//! SDKs call (`docs/SERVICES.md`; README "Deploying the services").
 //!
 //! - [`server::serve`] runs everything on a listener: `/get/wsurl`, `/ws/push`, the client
 //!   sockets at `/socket/{id}`, `POST /mina_auth/`, `/healthz`, `/metrics`.

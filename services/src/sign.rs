@@ -1,4 +1,4 @@
-//! Signatures and ids of the Wafer tunnel protocol (SERVICES.md §1).
+//! Signatures and ids of the Wafer tunnel protocol (docs/SERVICES.md §1).
 
 use md5::Md5;
 use sha1::{Digest, Sha1};

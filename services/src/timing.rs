@@ -1,5 +1,6 @@
 //! Rules that involve time, as sans-IO state machines: the caller passes `now` in, so
-//! they are tested on a simulated clock; small tokio tasks drive them (STYLE.md).
+//! they are tested on a simulated clock; small tokio tasks drive them (logic keeps no
+//! clock or I/O of its own, so its tests never sleep).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -91,7 +92,7 @@ impl Default for Backoff {
     }
 }
 
-/// One callback to the business server (SERVICES.md §3).
+/// One callback to the business server (docs/SERVICES.md §3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Callback {
     /// The client's socket opened.

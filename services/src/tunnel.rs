@@ -1,5 +1,5 @@
 //! The tunnel service: the registry of tunnels, the client sockets, the ordered callbacks
-//! to business servers (SERVICES.md §2–§4).
+//! to business servers (docs/SERVICES.md §2–§4).
 //!
 //! One mutex guards the registry; it is held only for map updates, never across an
 //! await. Each open tunnel has one socket task; callbacks of a tunnel are delivered by a
