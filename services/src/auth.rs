@@ -30,8 +30,11 @@ pub mod codes {
     pub const NO_PARA: i64 = 1011;
     /// WeChat could not be reached or answered garbage.
     pub const WECHAT_UNAVAILABLE: i64 = -1;
-    /// Internal error (storage).
+    /// Internal error.
     pub const INTERNAL: i64 = 1500;
+    /// The session store could not be reached or failed (Redis down): nothing was checked
+    /// or stored; the client may retry.
+    pub const STORE_UNAVAILABLE: i64 = 1501;
     /// Session expired (the client logs in again).
     pub const SESSION_EXPIRED: i64 = 60011;
     /// Session invalid: unknown id or wrong skey (the client logs in again).
@@ -91,6 +94,16 @@ impl AuthService {
         metrics: Arc<Metrics>,
     ) -> Self {
         AuthService { store, wechat, http, login_duration, metrics }
+    }
+
+    /// Counts and logs a store failure; the answer says the store is unavailable.
+    fn store_failed(&self, e: crate::store::StoreError) -> Failure {
+        self.metrics.store_errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if self.store.available().is_some() {
+            self.metrics.redis_up.store(0, std::sync::atomic::Ordering::Relaxed);
+        }
+        tracing::error!(error = %e, "session store");
+        Failure(codes::STORE_UNAVAILABLE, "session store unavailable".into())
     }
 
     /// The store (for the purge task).
@@ -186,10 +199,7 @@ impl AuthService {
         let id = tokio::task::spawn_blocking(move || store.login(&open_id, &new_id, &sk, &info_text, expires))
             .await
             .map_err(|e| Failure(codes::INTERNAL, format!("internal error: {e}")))?
-            .map_err(|e| {
-                tracing::error!(error = %e, "session store");
-                Failure(codes::INTERNAL, "internal error".into())
-            })?;
+            .map_err(|e| self.store_failed(e))?;
         Ok(json!({"id": id, "skey": skey, "user_info": info, "duration": self.login_duration.as_secs()}))
     }
 
@@ -199,10 +209,7 @@ impl AuthService {
         let found = tokio::task::spawn_blocking(move || store.find(&key))
             .await
             .map_err(|e| Failure(codes::INTERNAL, format!("internal error: {e}")))?
-            .map_err(|e| {
-                tracing::error!(error = %e, "session store");
-                Failure(codes::INTERNAL, "internal error".into())
-            })?;
+            .map_err(|e| self.store_failed(e))?;
         let Some(s) = found.filter(|s| secret_eq(&s.skey, skey)) else {
             return Err(Failure(codes::SESSION_INVALID, "invalid session".into()));
         };

@@ -48,6 +48,10 @@ pub struct Args {
     /// Directory of the embedded session store, created when missing [default: wafer-data].
     #[arg(long, env = "WAFER_DATA", value_name = "DIR")]
     pub data: Option<PathBuf>,
+    /// Session store: `sqlite` (the embedded one, in --data) or `redis://[:PASSWORD@]HOST:PORT[/DB]`
+    /// for a cluster [default: sqlite].
+    #[arg(long, env = "WAFER_STORE", value_name = "sqlite|redis://HOST:PORT", hide_env_values = true)]
+    pub store: Option<String>,
     /// Serve the tunnel service [default: true].
     #[arg(long, env = "WAFER_TUNNEL", value_name = "BOOL")]
     pub tunnel: Option<bool>,
@@ -109,6 +113,7 @@ struct FileConfig {
     wechat_api: Option<String>,
     heartbeat: Option<u64>,
     data: Option<PathBuf>,
+    store: Option<String>,
     tunnel: Option<bool>,
     auth: Option<bool>,
     id_ttl: Option<u64>,
@@ -174,6 +179,9 @@ pub struct Settings {
     pub apps: HashMap<String, AppConfig>,
     /// Session service credentials (`None`: session service off).
     pub wechat: Option<WechatConfig>,
+    /// Redis URL of the shared store (`None`: the embedded store). May hold a password:
+    /// never logged.
+    pub redis: Option<String>,
     /// Whether the tunnel service is served.
     pub tunnel: bool,
     /// `timeout:N` heartbeat in seconds (0 = none).
@@ -206,6 +214,7 @@ impl Default for Settings {
             tunnel: true,
             heartbeat: 30,
             data: None,
+            redis: None,
             id_ttl: Duration::from_secs(60),
             login_duration: Duration::from_secs(30 * 86_400),
             limits: Limits {
@@ -313,6 +322,15 @@ impl Settings {
             s.heartbeat = h;
         }
         s.data = Some(args.data.or(file.data).unwrap_or_else(|| PathBuf::from("wafer-data")));
+        match args.store.or(file.store).as_deref().map(str::trim) {
+            None | Some("") | Some("sqlite") => {}
+            Some(url) if url.starts_with("redis://") => {
+                crate::redis_store::check_url(url).map_err(|e| format!("--store: {e}"))?;
+                s.redis = Some(url.to_owned());
+            }
+            // The value may be a mistyped URL with a password: not repeated.
+            Some(_) => return Err("--store: expected sqlite or redis://HOST:PORT".into()),
+        }
         // Bounded so that deadlines computed from them cannot overflow.
         let secs = |v: Option<u64>, name: &str, max: u64, d: Duration| -> Result<Duration, String> {
             match v {
@@ -472,5 +490,17 @@ mod tests {
             .contains("at most"));
         assert!(parse(&["--app", "h=k", "--shutdown-grace", "99999999"]).unwrap_err().contains("at most"));
         assert!(parse(&["--app", "h=k", "--login-duration", "99999999999"]).unwrap_err().contains("at most"));
+        let e = parse(&["--app", "h=k", "--store", "redis//:hunter2@h:1"]).unwrap_err();
+        assert!(e.contains("--store") && !e.contains("hunter2"), "{e}");
+        let e = parse(&["--app", "h=k", "--store", "redis://:hunter2@h:notaport"]).unwrap_err();
+        assert!(e.contains("--store") && !e.contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn store_is_sqlite_or_redis() {
+        assert!(parse(&["--app", "h=k"]).unwrap().redis.is_none());
+        assert!(parse(&["--app", "h=k", "--store", "sqlite"]).unwrap().redis.is_none());
+        let s = parse(&["--app", "h=k", "--store", "redis://127.0.0.1:6379"]).unwrap();
+        assert_eq!(s.redis.as_deref(), Some("redis://127.0.0.1:6379"));
     }
 }

@@ -7,13 +7,15 @@
 //! - [`tunnel::Hub`] is the tunnel registry, the socket loop and the callback delivery.
 //! - [`timing`] holds the time rules (id expiry, heartbeat, frame rate, callback retry) as
 //!   sans-IO state machines.
-//! - [`auth::AuthService`] is the session service over a [`store::SessionStore`].
+//! - [`auth::AuthService`] is the session service over a [`store::SessionStore`]: the
+//!   embedded SQLite one, or [`redis_store::RedisStore`] shared by the nodes of a cluster.
 //!
 //! The frame codec is `wafer_core::frame`, shared with the client SDK and the dev server.
 
 pub mod auth;
 pub mod config;
 pub mod metrics;
+pub mod redis_store;
 pub mod server;
 pub mod sign;
 pub mod store;

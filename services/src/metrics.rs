@@ -26,6 +26,10 @@ pub struct Metrics {
     pub callbacks_retried: AtomicU64,
     /// Callbacks given up (tries exhausted, refused by the business server, or shutdown).
     pub callbacks_dropped: AtomicU64,
+    /// Whether Redis answers: -1 no Redis configured, 0 unreachable, 1 reachable.
+    pub redis_up: AtomicI64,
+    /// Store calls that failed (Redis unreachable or erroring, SQLite errors).
+    pub store_errors: AtomicU64,
     /// Requests or sockets refused by a limit, by limit name.
     limits: Mutex<BTreeMap<&'static str, u64>>,
     /// Tunnel API calls refused, by answer code.
@@ -112,6 +116,16 @@ impl Metrics {
             "counter",
             "Callbacks given up (tries exhausted, refused, or shutdown).",
             self.callbacks_dropped.load(Relaxed).to_string(),
+        );
+        let redis = self.redis_up.load(Relaxed);
+        if redis >= 0 {
+            one("wafer_redis_up", "gauge", "1 when Redis answered the last call, 0 when not.", redis.to_string());
+        }
+        one(
+            "wafer_store_errors_total",
+            "counter",
+            "Session store calls that failed (Redis unreachable, storage errors).",
+            self.store_errors.load(Relaxed).to_string(),
         );
         let mut labelled = |name: &str, help: &str, label: &str, rows: Vec<(String, u64)>| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");

@@ -24,6 +24,7 @@ use tokio::task::JoinHandle;
 use crate::auth::AuthService;
 use crate::config::Settings;
 use crate::metrics::Metrics;
+use crate::redis_store::{Redis, RedisStore, RedisTimeouts};
 use crate::sign::{secret_eq, signature, verify};
 use crate::store::{SessionStore, SqliteStore};
 use crate::tunnel::{format_id, parse_id, ClaimError, Hub, IssueError};
@@ -122,6 +123,7 @@ pub async fn serve(listener: TcpListener, settings: Settings) -> Result<Server, 
     let addr = listener.local_addr().map_err(|e| StartError(format!("listener: {e}")))?;
     let settings = Arc::new(settings);
     let metrics = Arc::new(Metrics::default());
+    metrics.redis_up.store(if settings.redis.is_some() { 0 } else { -1 }, std::sync::atomic::Ordering::Relaxed);
     let http = reqwest::Client::builder()
         .timeout(settings.http_timeout)
         .pool_idle_timeout(Duration::from_secs(60))
@@ -133,11 +135,16 @@ pub async fn serve(listener: TcpListener, settings: Settings) -> Result<Server, 
     let hub = settings.tunnel.then(|| Hub::new(settings.clone(), http.clone(), metrics.clone(), connect_base.clone()));
     let auth = match &settings.wechat {
         Some(w) => {
-            let store: Arc<dyn SessionStore> = match &settings.data {
-                Some(dir) => {
+            let store: Arc<dyn SessionStore> = match (&settings.redis, &settings.data) {
+                (Some(url), _) => {
+                    let redis =
+                        Redis::open(url, RedisTimeouts::default()).map_err(|e| StartError(format!("--store: {e}")))?;
+                    Arc::new(RedisStore::new(redis))
+                }
+                (None, Some(dir)) => {
                     Arc::new(SqliteStore::open(dir).map_err(|e| StartError(format!("--data {}: {e}", dir.display())))?)
                 }
-                None => Arc::new(crate::store::MemoryStore::default()),
+                (None, None) => Arc::new(crate::store::MemoryStore::default()),
             };
             Some(AuthService::new(store, w.clone(), http.clone(), settings.login_duration, metrics.clone()))
         }
@@ -204,6 +211,20 @@ fn spawn_background(state: &Arc<AppState>, stop: watch::Receiver<bool>) -> Vec<J
             }
         }));
     }
+    if let Some(store) = state.auth.as_ref().map(AuthService::store).filter(|s| s.available().is_some()) {
+        // Keeps the health of a store server current, and reconnects it, without traffic.
+        let metrics = state.metrics.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let store = store.clone();
+                let up = tokio::task::spawn_blocking(move || store.check().is_ok()).await.unwrap_or(false);
+                metrics.redis_up.store(i64::from(up), std::sync::atomic::Ordering::Relaxed);
+            }
+        }));
+    }
     if let Some(auth) = &state.auth {
         let store = auth.store();
         tasks.push(tokio::spawn(async move {
@@ -223,8 +244,7 @@ fn spawn_background(state: &Arc<AppState>, stop: watch::Receiver<bool>) -> Vec<J
 }
 
 fn router(state: Arc<AppState>) -> Router {
-    let mut r =
-        Router::new().route("/healthz", get(|| async { (StatusCode::OK, "ok\n") })).route("/metrics", get(metrics));
+    let mut r = Router::new().route("/healthz", get(health)).route("/metrics", get(metrics));
     if state.hub.is_some() {
         r = r.route("/get/wsurl", post(get_wsurl)).route("/ws/push", post(push)).route("/socket/{id}", get(socket));
     }
@@ -235,6 +255,14 @@ fn router(state: Arc<AppState>) -> Router {
     r.fallback(|| async { (StatusCode::NOT_FOUND, Json(json!({"code": 404, "message": "not found"}))) })
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
+}
+
+/// `200 ok`, or `503` naming what is unreachable (the shared store).
+async fn health(State(s): State<Arc<AppState>>) -> Response {
+    if s.auth.as_ref().and_then(|a| a.store().available()) == Some(false) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "redis unreachable\n").into_response();
+    }
+    (StatusCode::OK, "ok\n").into_response()
 }
 
 async fn metrics(State(s): State<Arc<AppState>>) -> Response {

@@ -1,6 +1,6 @@
 //! Session storage: a trait with an embedded SQLite implementation (the default: one file,
-//! nothing to install, sessions survive restarts) and an in-memory one. A Redis store for a
-//! cluster can be added behind the same trait; [`behaviour`] holds the tests every store
+//! nothing to install, sessions survive restarts) and an in-memory one; the Redis store of a
+//! cluster is [`crate::redis_store::RedisStore`]. [`behaviour`] holds the tests every store
 //! must pass.
 
 use std::collections::HashMap;
@@ -8,6 +8,11 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension};
+
+/// Seconds an expired session stays findable (so that a check answers "expired", 60011,
+/// rather than "invalid"): the embedded store purges hourly, Redis keys expire this long
+/// after their session.
+pub const EXPIRED_KEPT: u64 = 3600;
 
 /// A stored login session.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,8 +56,18 @@ pub trait SessionStore: Send + Sync + 'static {
     ) -> Result<String, StoreError>;
     /// The session with this id.
     fn find(&self, id: &str) -> Result<Option<Session>, StoreError>;
-    /// Removes sessions expired before `now` (Unix seconds); returns how many.
+    /// Removes sessions expired before `now` (Unix seconds); returns how many (a store
+    /// whose entries expire by themselves returns 0).
     fn purge(&self, now: u64) -> Result<usize, StoreError>;
+    /// Whether the store's server was reachable at the last call (`None`: an embedded
+    /// store, always there).
+    fn available(&self) -> Option<bool> {
+        None
+    }
+    /// Checks that the store answers (a `PING` for a server; nothing for an embedded one).
+    fn check(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// Sessions in an SQLite file (`rusqlite`, SQLite bundled and statically linked).
@@ -191,33 +206,64 @@ impl SessionStore for MemoryStore {
     }
 }
 
-/// Behaviour every [`SessionStore`] must show (run against each implementation).
+/// Behaviour every [`SessionStore`] must show (run against each implementation). Times
+/// are relative to the real clock (a Redis store expires keys by it). A store may hold
+/// other tests' sessions: each test uses its own openIds and ids.
 pub mod behaviour {
     use super::*;
 
-    /// One session per openId: a new login keeps the id and replaces skey and user info.
-    pub fn one_session_per_open_id(store: &dyn SessionStore) {
-        let id = store.login("o1", "id-a", "skey1", "{\"n\":1}", 100).unwrap();
-        assert_eq!(id, "id-a");
-        let again = store.login("o1", "id-b", "skey2", "{\"n\":2}", 200).unwrap();
-        assert_eq!(again, "id-a");
-        let s = store.find("id-a").unwrap().unwrap();
-        assert_eq!((s.skey.as_str(), s.user_info.as_str(), s.expires_at), ("skey2", "{\"n\":2}", 200));
-        assert_eq!(s.open_id, "o1");
-        assert!(store.find("id-b").unwrap().is_none());
-        let other = store.login("o2", "id-c", "skey3", "{}", 100).unwrap();
-        assert_eq!(other, "id-c");
+    fn now() -> u64 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
     }
 
-    /// Expired sessions are purged, live ones kept.
-    pub fn purge_removes_expired(store: &dyn SessionStore) {
-        store.login("p1", "pid1", "k", "{}", 10).unwrap();
-        store.login("p2", "pid2", "k", "{}", 30).unwrap();
-        assert_eq!(store.purge(20).unwrap(), 1);
+    /// One session per openId: a new login keeps the id and replaces skey and user info.
+    pub fn one_session_per_open_id(store: &dyn SessionStore) {
+        let t = now();
+        let id = store.login("o1", "id-a", "skey1", "{\"n\":1}", t + 100).unwrap();
+        assert_eq!(id, "id-a");
+        let again = store.login("o1", "id-b", "skey2", "{\"n\":2}", t + 200).unwrap();
+        assert_eq!(again, "id-a");
+        let s = store.find("id-a").unwrap().unwrap();
+        assert_eq!((s.skey.as_str(), s.user_info.as_str(), s.expires_at), ("skey2", "{\"n\":2}", t + 200));
+        assert_eq!(s.open_id, "o1");
+        assert!(store.find("id-b").unwrap().is_none());
+        let other = store.login("o2", "id-c", "skey3", "{}", t + 100).unwrap();
+        assert_eq!(other, "id-c");
+        assert!(store.find("id-unknown").unwrap().is_none());
+    }
+
+    /// A session expired moments ago is still found, with its expiry (the service answers
+    /// "expired"); one expired longer than [`EXPIRED_KEPT`] ago is gone once purged, and
+    /// its openId logs in again with a new id.
+    pub fn expired_sessions_are_kept_then_purged(store: &dyn SessionStore) {
+        let t = now();
+        store.login("p1", "pid1", "k", "{}", t - 2 * EXPIRED_KEPT).unwrap();
+        store.login("p2", "pid2", "k", "{}", t - 10).unwrap();
+        store.login("p3", "pid3", "k", "{}", t + 1000).unwrap();
+        assert_eq!(store.find("pid2").unwrap().map(|s| s.expires_at), Some(t - 10));
+        store.purge(t - EXPIRED_KEPT).unwrap();
         assert!(store.find("pid1").unwrap().is_none());
         assert!(store.find("pid2").unwrap().is_some());
-        // A purged openId logs in again with a new id.
-        assert_eq!(store.login("p1", "pid9", "k", "{}", 50).unwrap(), "pid9");
+        assert!(store.find("pid3").unwrap().is_some());
+        assert_eq!(store.login("p1", "pid9", "k", "{}", t + 50).unwrap(), "pid9");
+    }
+
+    /// Text is kept as given (user info is JSON with any Unicode; ids are opaque).
+    pub fn keeps_text_exactly(store: &dyn SessionStore) {
+        let info = "{\"nickName\":\"小明 🐟\",\"q\":\"a\\\"b\"}";
+        let id = store.login("o-text:1", "id:text 1", "sk", info, now() + 100).unwrap();
+        assert_eq!(store.find(&id).unwrap().unwrap().user_info, info);
+        // The farthest expiry a store must keep (it is stored as a signed 64-bit number).
+        let far = i64::MAX as u64;
+        let id = store.login("o-far", "id-far", "sk", "{}", far).unwrap();
+        assert_eq!(store.find(&id).unwrap().unwrap().expires_at, far);
+    }
+
+    /// Every behaviour, in order.
+    pub fn all(store: &dyn SessionStore) {
+        one_session_per_open_id(store);
+        expired_sessions_are_kept_then_purged(store);
+        keeps_text_exactly(store);
     }
 }
 
@@ -227,14 +273,16 @@ mod tests {
 
     #[test]
     fn sqlite_behaviour() {
-        behaviour::one_session_per_open_id(&SqliteStore::in_memory().unwrap());
-        behaviour::purge_removes_expired(&SqliteStore::in_memory().unwrap());
+        behaviour::all(&SqliteStore::in_memory().unwrap());
+        let s = SqliteStore::in_memory().unwrap();
+        s.login("p1", "pid1", "k", "{}", 10).unwrap();
+        s.login("p2", "pid2", "k", "{}", 30).unwrap();
+        assert_eq!(s.purge(20).unwrap(), 1, "the embedded store counts what it purged");
     }
 
     #[test]
     fn memory_behaviour() {
-        behaviour::one_session_per_open_id(&MemoryStore::default());
-        behaviour::purge_removes_expired(&MemoryStore::default());
+        behaviour::all(&MemoryStore::default());
     }
 
     #[test]

@@ -1,0 +1,291 @@
+//! The Redis store against a real `redis-server` (Debian's, installed by `script/setup`),
+//! started by each test on a free 127.0.0.1 port with a temporary directory and no
+//! persistence, and stopped at the end (also when the test panics).
+
+#![allow(clippy::field_reassign_with_default)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{json, Value};
+use wafer_services::redis_store::{Redis, RedisStore, RedisTimeouts};
+use wafer_services::store::{behaviour, SessionStore};
+use wafer_services::Settings;
+
+const BIN: &str = env!("CARGO_BIN_EXE_wafer-services");
+
+/// A `redis-server` on 127.0.0.1, killed when dropped.
+struct RedisServer {
+    port: u16,
+    dir: PathBuf,
+    child: Option<std::process::Child>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `PING` over a raw socket: whether Redis answers `+PONG` within a second.
+fn pong(port: u16) -> bool {
+    let Ok(mut s) = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(1)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
+    let mut buf = [0u8; 7];
+    s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+}
+
+impl RedisServer {
+    fn start() -> RedisServer {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("wafer-redis-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut r = RedisServer { port: free_port(), dir, child: None };
+        r.run();
+        r
+    }
+
+    /// Starts it (again) on its port; waits until it answers (bounded).
+    fn run(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--dir", self.dir.to_str().unwrap(), "--daemonize", "no", "--loglevel", "warning"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server (Debian package redis-server, installed by script/setup)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !pong(self.port) {
+            assert!(Instant::now() < deadline, "redis-server did not answer on port {} within 30 s", self.port);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Kills it (SIGKILL) and waits for its end.
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn redis_store_passes_the_store_behaviour_and_sets_ttls() {
+    let server = RedisServer::start();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let store = {
+        let _g = rt.enter();
+        RedisStore::new(Redis::open(&server.url(), RedisTimeouts::default()).unwrap())
+    };
+    behaviour::all(&store);
+    assert_eq!(store.available(), Some(true));
+    store.check().unwrap();
+
+    // The keys' TTL: the session's life plus an hour.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let id = store.login("ttl-user", "ttl-id", "k", "{}", now + 100).unwrap();
+    let ttls: (i64, i64) = rt.block_on(async {
+        let client = redis::Client::open(server.url()).unwrap();
+        let mut c = client.get_multiplexed_async_connection().await.unwrap();
+        let a: i64 = redis::cmd("TTL").arg(format!("wafer:session:{id}")).query_async(&mut c).await.unwrap();
+        let b: i64 = redis::cmd("TTL").arg("wafer:openid:ttl-user").query_async(&mut c).await.unwrap();
+        (a, b)
+    });
+    for ttl in [ttls.0, ttls.1] {
+        assert!((3600 + 90..=3600 + 100).contains(&ttl), "TTL {ttl}");
+    }
+}
+
+#[test]
+fn an_unreachable_redis_fails_calls_within_the_timeout() {
+    let mut server = RedisServer::start();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let store = {
+        let _g = rt.enter();
+        RedisStore::new(Redis::open(&server.url(), RedisTimeouts::default()).unwrap())
+    };
+    store.login("u", "id-u", "k", "{}", u64::MAX / 2).unwrap();
+    server.stop();
+    for _ in 0..3 {
+        let t0 = Instant::now();
+        assert!(store.find("id-u").is_err(), "no answer without Redis");
+        assert!(t0.elapsed() < Duration::from_secs(10), "bounded: {:?}", t0.elapsed());
+        assert_eq!(store.available(), Some(false));
+    }
+    server.run();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match store.find("id-u") {
+            // Nothing persisted: the restarted Redis is empty; the point is it answers.
+            Ok(found) => {
+                assert!(found.is_none());
+                break;
+            }
+            Err(e) => assert!(Instant::now() < deadline, "no recovery: {e}"),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(store.available(), Some(true));
+}
+
+/// A `wafer-services` process with the session service only, on Redis; killed when dropped.
+struct Node {
+    child: std::process::Child,
+    api: Api,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn node(redis: &str, wechat: &FakeWechat) -> Node {
+    let mut child = Command::new(BIN)
+        .env_clear()
+        .env("WAFER_WECHAT_SECRET", SECRET)
+        .env("WAFER_STORE", redis)
+        .args(["--listen", "127.0.0.1:0", "--tunnel", "false", "--wechat-appid", APPID])
+        .args(["--wechat-api", &format!("http://{}", wechat.addr), "--log", "warn"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let mut node = Node { child, api: Api { base: String::new(), http: reqwest::Client::new() } };
+    let line = rx.recv_timeout(Duration::from_secs(60)).expect("the ready line within 60 s");
+    let base = line.split_whitespace().find_map(|w| w.strip_prefix("AuthServerUrl=")).expect(&line);
+    node.api.base = base.trim_end_matches("/mina_auth/").to_owned();
+    node
+}
+
+async fn login(api: &Api, open_id: &str) -> Value {
+    let (data, iv) = encrypted_user_info(open_id, "n", APPID, &[5u8; 16]);
+    let body = json!({"interface": {"interfaceName": "qcloud.cam.id_skey", "para": {"code": format!("c-{open_id}"), "encrypt_data": data, "iv": iv}}});
+    api.post("/mina_auth/", body).await
+}
+
+async fn check(api: &Api, id: &str, skey: &str) -> Value {
+    api.post(
+        "/mina_auth/",
+        json!({"interface": {"interfaceName": "qcloud.cam.auth", "para": {"id": id, "skey": skey}}}),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_created_through_node_a_checks_on_node_b() {
+    let redis = RedisServer::start();
+    let wechat = FakeWechat::start().await;
+    let (a, b) = (node(&redis.url(), &wechat), node(&redis.url(), &wechat));
+    assert_ne!(a.api.base, b.api.base);
+    let v = login(&a.api, "oCluster").await;
+    assert_eq!(v["returnCode"], 0, "{v}");
+    let (id, skey) = (v["returnData"]["id"].as_str().unwrap(), v["returnData"]["skey"].as_str().unwrap());
+    let ok = check(&b.api, id, skey).await;
+    assert_eq!(ok["returnCode"], 0, "{ok}");
+    assert_eq!(ok["returnData"]["user_info"]["openId"], "oCluster");
+    // A login on B keeps the id and replaces the skey everywhere.
+    let again = login(&b.api, "oCluster").await;
+    assert_eq!(again["returnData"]["id"].as_str(), Some(id));
+    assert_eq!(check(&a.api, id, skey).await["returnCode"], 60012, "the old skey is invalid on A too");
+    let skey2 = again["returnData"]["skey"].as_str().unwrap();
+    assert_eq!(check(&a.api, id, skey2).await["returnCode"], 0);
+    let m = a.api.metrics().await;
+    assert_eq!(metric(&m, "wafer_redis_up"), 1.0, "{m}");
+}
+
+fn auth_settings(redis: &str, wechat: &FakeWechat) -> Settings {
+    let mut s = Settings::default();
+    s.listen = "127.0.0.1:0".parse().unwrap();
+    s.tunnel = false;
+    s.redis = Some(redis.to_owned());
+    s.wechat = Some(wafer_services::config::WechatConfig {
+        appid: APPID.into(),
+        secret: SECRET.into(),
+        api: format!("http://{}", wechat.addr),
+    });
+    s
+}
+
+async fn health(api: &Api) -> u16 {
+    api.http.get(format!("{}/healthz", api.base)).send().await.unwrap().status().as_u16()
+}
+
+/// Polls `f` every 100 ms until it holds (fails after 30 s).
+async fn eventually<F: AsyncFnMut() -> bool>(what: &str, mut f: F) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !f().await {
+        assert!(Instant::now() < deadline, "not within 30 s: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_redis_is_down_checks_fail_clearly_and_recover_without_restart() {
+    let mut redis = RedisServer::start();
+    let wechat = FakeWechat::start().await;
+    let server = start(auth_settings(&redis.url(), &wechat)).await;
+    let api = Arc::new(Api::new(&server));
+    let v = login(&api, "oDown").await;
+    assert_eq!(v["returnCode"], 0, "{v}");
+    let (id, skey) = (v["returnData"]["id"].as_str().unwrap(), v["returnData"]["skey"].as_str().unwrap());
+    assert_eq!(check(&api, id, skey).await["returnCode"], 0);
+    assert_eq!(health(&api).await, 200);
+
+    redis.stop();
+    for _ in 0..3 {
+        let t0 = Instant::now();
+        let c = check(&api, id, skey).await;
+        assert_eq!(c["returnCode"], 1501, "a clear code, never ok: {c}");
+        assert_eq!(c["returnMessage"], "session store unavailable");
+        assert!(t0.elapsed() < Duration::from_secs(10), "bounded: {:?}", t0.elapsed());
+    }
+    let l = login(&api, "oDown2").await;
+    assert_eq!(l["returnCode"], 1501, "{l}");
+    assert_eq!(health(&api).await, 503);
+    let m = api.metrics().await;
+    assert_eq!(metric(&m, "wafer_redis_up"), 0.0, "{m}");
+    assert!(metric(&m, "wafer_store_errors_total") >= 4.0, "{m}");
+    assert!(!m.contains(SECRET) && !m.contains(skey));
+
+    redis.run();
+    let a = api.clone();
+    eventually("health recovers", async || health(&a).await == 200).await;
+    // The restarted Redis kept nothing (no persistence): the old session is invalid, never ok.
+    assert_eq!(check(&api, id, skey).await["returnCode"], 60012);
+    let v = login(&api, "oDown").await;
+    assert_eq!(v["returnCode"], 0, "{v}");
+    let (id, skey) = (v["returnData"]["id"].as_str().unwrap(), v["returnData"]["skey"].as_str().unwrap());
+    assert_eq!(check(&api, id, skey).await["returnCode"], 0);
+    assert_eq!(metric(&api.metrics().await, "wafer_redis_up"), 1.0);
+    server.shutdown().await.unwrap();
+}
