@@ -52,6 +52,10 @@ pub struct Args {
     /// for a cluster [default: sqlite].
     #[arg(long, env = "WAFER_STORE", value_name = "sqlite|redis://HOST:PORT", hide_env_values = true)]
     pub store: Option<String>,
+    /// With a Redis store: seconds a node's liveness lease lasts; the tunnels of a node
+    /// silent that long are reported closed by another node [default: 10].
+    #[arg(long, env = "WAFER_LEASE", value_name = "SECONDS")]
+    pub lease: Option<u64>,
     /// Serve the tunnel service [default: true].
     #[arg(long, env = "WAFER_TUNNEL", value_name = "BOOL")]
     pub tunnel: Option<bool>,
@@ -114,6 +118,7 @@ struct FileConfig {
     heartbeat: Option<u64>,
     data: Option<PathBuf>,
     store: Option<String>,
+    lease: Option<u64>,
     tunnel: Option<bool>,
     auth: Option<bool>,
     id_ttl: Option<u64>,
@@ -182,6 +187,8 @@ pub struct Settings {
     /// Redis URL of the shared store (`None`: the embedded store). May hold a password:
     /// never logged.
     pub redis: Option<String>,
+    /// A cluster node's liveness lease (with a Redis store).
+    pub lease: Duration,
     /// Whether the tunnel service is served.
     pub tunnel: bool,
     /// `timeout:N` heartbeat in seconds (0 = none).
@@ -215,6 +222,7 @@ impl Default for Settings {
             heartbeat: 30,
             data: None,
             redis: None,
+            lease: Duration::from_secs(10),
             id_ttl: Duration::from_secs(60),
             login_duration: Duration::from_secs(30 * 86_400),
             limits: Limits {
@@ -342,6 +350,7 @@ impl Settings {
         };
         const DAY: u64 = 86_400;
         s.id_ttl = secs(args.id_ttl.or(file.id_ttl), "id-ttl", DAY, s.id_ttl)?;
+        s.lease = secs(args.lease.or(file.lease), "lease", 3600, s.lease)?;
         s.login_duration =
             secs(args.login_duration.or(file.login_duration), "login-duration", 3650 * DAY, s.login_duration)?;
         s.shutdown_grace = match args.shutdown_grace.or(file.shutdown_grace) {
@@ -482,6 +491,7 @@ mod tests {
         assert!(parse(&["--app", "h=k", "--auth", "true"]).unwrap_err().contains("--wechat-appid"));
         assert!(parse(&["--app", "h=k", "--public-url", "http://x"]).unwrap_err().contains("--public-url"));
         assert!(parse(&["--app", "h=k", "--id-ttl", "0"]).unwrap_err().contains("positive"));
+        assert!(parse(&["--app", "h=k", "--lease", "0"]).unwrap_err().contains("positive"));
         assert!(parse(&["--tunnel", "false"]).unwrap_err().contains("nothing to serve"));
         // Values that would overflow a deadline are refused, not a panic later.
         assert!(parse(&["--app", "h=k", "--id-ttl", "18446744073709551615"]).unwrap_err().contains("at most"));

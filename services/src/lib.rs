@@ -9,10 +9,13 @@
 //!   sans-IO state machines.
 //! - [`auth::AuthService`] is the session service over a [`store::SessionStore`]: the
 //!   embedded SQLite one, or [`redis_store::RedisStore`] shared by the nodes of a cluster.
+//! - [`cluster::Cluster`] (with a Redis store): the tunnel registry shared by the nodes,
+//!   cross-node pushes, node leases, and `close` for the tunnels of a dead node.
 //!
 //! The frame codec is `wafer_core::frame`, shared with the client SDK and the dev server.
 
 pub mod auth;
+pub mod cluster;
 pub mod config;
 pub mod metrics;
 pub mod redis_store;

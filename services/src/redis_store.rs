@@ -48,6 +48,7 @@ impl Default for RedisTimeouts {
 /// A connection to Redis shared by the session store and the health checks.
 #[derive(Clone)]
 pub struct Redis {
+    client: redis::Client,
     conn: ConnectionManager,
     rt: tokio::runtime::Handle,
     timeouts: RedisTimeouts,
@@ -80,9 +81,24 @@ impl Redis {
             .set_number_of_retries(2)
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(500));
-        let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(|e| StoreError(e.to_string()))?;
+        let conn =
+            ConnectionManager::new_lazy_with_config(client.clone(), config).map_err(|e| StoreError(e.to_string()))?;
         let rt = tokio::runtime::Handle::try_current().map_err(|_| StoreError("no tokio runtime".into()))?;
-        Ok(Redis { conn, rt, timeouts, up: Arc::new(AtomicBool::new(false)) })
+        Ok(Redis { client, conn, rt, timeouts, up: Arc::new(AtomicBool::new(false)) })
+    }
+
+    /// A new subscriber connection (pub/sub needs its own), bounded by the connect timeout.
+    pub async fn pubsub(&self) -> Result<redis::aio::PubSub, StoreError> {
+        match tokio::time::timeout(self.timeouts.connect, self.client.get_async_pubsub()).await {
+            Ok(Ok(p)) => Ok(p),
+            Ok(Err(e)) => Err(StoreError(format!("redis: {}", describe(&e)))),
+            Err(_) => Err(StoreError("redis: no connection within the timeout".into())),
+        }
+    }
+
+    /// The timeouts in force.
+    pub fn timeouts(&self) -> RedisTimeouts {
+        self.timeouts
     }
 
     /// Whether the last call reached Redis.

@@ -22,12 +22,13 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::auth::AuthService;
+use crate::cluster::Cluster;
 use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::redis_store::{Redis, RedisStore, RedisTimeouts};
 use crate::sign::{secret_eq, signature, verify};
 use crate::store::{SessionStore, SqliteStore};
-use crate::tunnel::{format_id, parse_id, ClaimError, Hub, IssueError};
+use crate::tunnel::{format_id, parse_id, ClaimError, Hub, IssueError, TunnelEvent};
 
 /// Answer codes of the tunnel API (non-zero: refused, nothing done).
 pub mod codes {
@@ -47,12 +48,17 @@ pub mod codes {
     pub const BODY_TOO_LARGE: i64 = 1007;
     /// The service is shutting down.
     pub const UNAVAILABLE: i64 = 1008;
+    /// The cluster's Redis is unreachable: the tunnel was not issued, or tunnels on other
+    /// nodes were not reached (those on this node were).
+    pub const CLUSTER_UNAVAILABLE: i64 = 1009;
     /// Internal error.
     pub const INTERNAL: i64 = 1500;
 }
 
 struct AppState {
     hub: Option<Arc<Hub>>,
+    redis: Option<Redis>,
+    cluster: Option<Arc<Cluster>>,
     auth: Option<AuthService>,
     metrics: Arc<Metrics>,
     settings: Arc<Settings>,
@@ -133,14 +139,23 @@ pub async fn serve(listener: TcpListener, settings: Settings) -> Result<Server, 
     let http_base = format!("http://{addr}");
     let connect_base = settings.public_url.clone().unwrap_or_else(|| format!("ws://{addr}"));
     let hub = settings.tunnel.then(|| Hub::new(settings.clone(), http.clone(), metrics.clone(), connect_base.clone()));
+    let redis = match &settings.redis {
+        Some(url) => Some(Redis::open(url, RedisTimeouts::default()).map_err(|e| StartError(format!("--store: {e}")))?),
+        None => None,
+    };
+    let mut cluster_tasks = Vec::new();
+    let cluster = match (&redis, &hub) {
+        (Some(r), Some(h)) => {
+            let (c, tasks) = Cluster::start(r.clone(), h.clone(), settings.lease).map_err(StartError)?;
+            cluster_tasks = tasks;
+            Some(c)
+        }
+        _ => None,
+    };
     let auth = match &settings.wechat {
         Some(w) => {
-            let store: Arc<dyn SessionStore> = match (&settings.redis, &settings.data) {
-                (Some(url), _) => {
-                    let redis =
-                        Redis::open(url, RedisTimeouts::default()).map_err(|e| StartError(format!("--store: {e}")))?;
-                    Arc::new(RedisStore::new(redis))
-                }
+            let store: Arc<dyn SessionStore> = match (&redis, &settings.data) {
+                (Some(r), _) => Arc::new(RedisStore::new(r.clone())),
                 (None, Some(dir)) => {
                     Arc::new(SqliteStore::open(dir).map_err(|e| StartError(format!("--data {}: {e}", dir.display())))?)
                 }
@@ -159,10 +174,18 @@ pub async fn serve(listener: TcpListener, settings: Settings) -> Result<Server, 
     }
     urls.push_str(&format!(" health={http_base}/healthz metrics={http_base}/metrics"));
 
-    let state = Arc::new(AppState { hub: hub.clone(), auth, metrics: metrics.clone(), settings: settings.clone() });
+    let state = Arc::new(AppState {
+        hub: hub.clone(),
+        redis,
+        cluster: cluster.clone(),
+        auth,
+        metrics: metrics.clone(),
+        settings: settings.clone(),
+    });
     let router = router(state.clone());
     let (stop, mut stopped) = watch::channel(false);
-    let background = spawn_background(&state, stop.subscribe());
+    let mut background = spawn_background(&state, stop.subscribe());
+    background.extend(cluster_tasks);
     let grace = settings.shutdown_grace;
     let hub2 = hub.clone();
     let hub_handle = hub.clone();
@@ -186,6 +209,9 @@ pub async fn serve(listener: TcpListener, settings: Settings) -> Result<Server, 
                 state.metrics.callbacks_dropped.fetch_add(left as u64, std::sync::atomic::Ordering::Relaxed);
                 tracing::warn!(pending = left, "shutdown: callbacks still pending were dropped");
             }
+        }
+        if let Some(c) = &cluster {
+            c.leave().await;
         }
         for t in background {
             t.abort();
@@ -211,16 +237,15 @@ fn spawn_background(state: &Arc<AppState>, stop: watch::Receiver<bool>) -> Vec<J
             }
         }));
     }
-    if let Some(store) = state.auth.as_ref().map(AuthService::store).filter(|s| s.available().is_some()) {
-        // Keeps the health of a store server current, and reconnects it, without traffic.
+    if let Some(redis) = state.redis.clone() {
+        // Keeps the health of Redis current, and reconnects it, without traffic.
         let metrics = state.metrics.clone();
         tasks.push(tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                let store = store.clone();
-                let up = tokio::task::spawn_blocking(move || store.check().is_ok()).await.unwrap_or(false);
+                let up = redis.ping().await.is_ok();
                 metrics.redis_up.store(i64::from(up), std::sync::atomic::Ordering::Relaxed);
             }
         }));
@@ -259,7 +284,7 @@ fn router(state: Arc<AppState>) -> Router {
 
 /// `200 ok`, or `503` naming what is unreachable (the shared store).
 async fn health(State(s): State<Arc<AppState>>) -> Response {
-    if s.auth.as_ref().and_then(|a| a.store().available()) == Some(false) {
+    if s.redis.as_ref().is_some_and(|r| !r.is_up()) {
         return (StatusCode::SERVICE_UNAVAILABLE, "redis unreachable\n").into_response();
     }
     (StatusCode::OK, "ok\n").into_response()
@@ -330,7 +355,15 @@ async fn get_wsurl(State(s): State<Arc<AppState>>, body: Result<Bytes, BytesReje
     let Some(callback_url) = callback_url(&receive_url, &app.server_host, &app.callback_origin) else {
         return refuse(&s, codes::CALLBACK_REFUSED, "receiveUrl must be on the host the tcId names");
     };
-    match hub.issue(&tc_id, callback_url, Instant::now()) {
+    let issued = hub.issue(&tc_id, callback_url.clone(), Instant::now());
+    if let (Ok((tunnel_id, _)), Some(c)) = (&issued, &s.cluster) {
+        if let Err(e) = c.register(tunnel_id, &tc_id, &callback_url, s.settings.id_ttl).await {
+            hub.discard(tunnel_id);
+            tracing::warn!(error = %e, "tunnel not registered in the cluster");
+            return refuse(&s, codes::CLUSTER_UNAVAILABLE, "cluster store (Redis) unavailable");
+        }
+    }
+    match issued {
         Ok((tunnel_id, connect_url)) => {
             let data = json!({"tunnelId": tunnel_id, "connectUrl": connect_url}).to_string();
             let sig = signature(&data, &app.key);
@@ -406,17 +439,39 @@ async fn push(State(s): State<Arc<AppState>>, body: Result<Bytes, BytesRejection
         }
     }
     let mut invalid: Vec<String> = Vec::new();
+    let mut cluster_failed = false;
     for p in packets {
         let text = p
             .content
             .as_deref()
             .filter(|_| p.kind == "message")
             .map(|c| Utf8Bytes::from(wafer_core::frame::encode_message(c)));
-        for id in hub.push(&tc_id, &p.tunnel_ids, text.as_ref()) {
+        let (local, remote): (Vec<String>, Vec<String>) = match &s.cluster {
+            Some(_) => p.tunnel_ids.into_iter().partition(|id| hub.holds(id)),
+            None => (p.tunnel_ids, Vec::new()),
+        };
+        let mut not_reached = hub.push(&tc_id, &local, text.as_ref());
+        if let (Some(c), false) = (&s.cluster, remote.is_empty()) {
+            match c.push(&tc_id, &remote, text.as_ref().map(|t| t.as_str())).await {
+                Ok(ids) => not_reached.extend(ids),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cross-node push failed");
+                    cluster_failed = true;
+                }
+            }
+        }
+        for id in not_reached {
             if !invalid.contains(&id) {
                 invalid.push(id);
             }
         }
+    }
+    if cluster_failed {
+        return refuse(
+            &s,
+            codes::CLUSTER_UNAVAILABLE,
+            "cluster store (Redis) unavailable: tunnels on other nodes were not reached",
+        );
     }
     Json(json!({"code": 0, "message": "OK", "data": {"invalidTunnelIds": invalid}})).into_response()
 }
@@ -437,14 +492,25 @@ async fn socket(
     let Some(key) = parse_id(&id) else {
         return (StatusCode::NOT_FOUND, Json(json!({"code": 404, "message": "unknown tunnel"}))).into_response();
     };
+    if let Some(c) = s.cluster.as_ref().filter(|_| hub.holds(&id)) {
+        // Open in the registry before the `connect` callback: the business server may push
+        // through another node as soon as it has it.
+        if let Err(e) = c.record(TunnelEvent::Opened(key)).await {
+            tracing::debug!(error = %e, "registry: open not recorded yet (retried by the mirror)");
+        }
+    }
     let outbox = match hub.claim(key) {
         Ok(rx) => rx,
         Err(ClaimError::Unknown) => {
+            if let Some(c) = s.cluster.clone().filter(|_| !hub.holds(&id)) {
+                // It expired meanwhile: undo the registry entry.
+                tokio::spawn(async move { c.record(TunnelEvent::Closed(key)).await });
+            }
             return (
                 StatusCode::NOT_FOUND,
                 Json(json!({"code": 404, "message": "unknown, expired or already used tunnel"})),
             )
-                .into_response()
+                .into_response();
         }
         Err(ClaimError::ShuttingDown) => {
             return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"code": 503, "message": "shutting down"})))

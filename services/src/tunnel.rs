@@ -120,9 +120,19 @@ pub enum CloseReason {
     Shutdown,
 }
 
+/// A change of a tunnel that a cluster registry mirrors (in order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TunnelEvent {
+    /// Its socket connected: the tunnel is open on this node.
+    Opened(TunnelKey),
+    /// It ended on this node (its `close` callback is queued here).
+    Closed(TunnelKey),
+}
+
 /// The tunnel service state shared by handlers and tasks.
 pub struct Hub {
     inner: Mutex<Inner>,
+    events: std::sync::OnceLock<mpsc::UnboundedSender<TunnelEvent>>,
     settings: Arc<Settings>,
     http: reqwest::Client,
     metrics: Arc<Metrics>,
@@ -137,7 +147,78 @@ impl Hub {
         metrics: Arc<Metrics>,
         connect_base: String,
     ) -> Arc<Hub> {
-        Arc::new(Hub { inner: Mutex::new(Inner::default()), settings, http, metrics, connect_base })
+        Arc::new(Hub {
+            inner: Mutex::new(Inner::default()),
+            events: std::sync::OnceLock::new(),
+            settings,
+            http,
+            metrics,
+            connect_base,
+        })
+    }
+
+    /// The tunnels' opened/closed events from now on (one receiver per hub: `None` for a
+    /// second call).
+    pub fn events(&self) -> Option<mpsc::UnboundedReceiver<TunnelEvent>> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.events.set(tx).ok().map(|()| rx)
+    }
+
+    fn emit(&self, event: TunnelEvent) {
+        if let Some(tx) = self.events.get() {
+            let _ = tx.send(event);
+        }
+    }
+
+    /// Whether this node knows the tunnel (issued, open, or closed with callbacks pending).
+    pub fn holds(&self, id: &str) -> bool {
+        parse_id(id).is_some_and(|k| self.lock().tunnels.contains_key(&k))
+    }
+
+    /// Forgets an issued id whose socket has not connected (its registration failed).
+    pub fn discard(&self, id: &str) {
+        let Some(key) = parse_id(id) else { return };
+        let mut g = self.lock();
+        if matches!(g.tunnels.get(&key).map(|t| &t.state), Some(State::Issued)) {
+            if let Some(t) = g.tunnels.remove(&key) {
+                if let Some(c) = g.per_app.get_mut(&t.tc_id) {
+                    *c = c.saturating_sub(1);
+                }
+            }
+        }
+    }
+
+    /// Reports `close` for a tunnel another node held (that node died): one `close`
+    /// callback to `callback_url`, retried like any other. `false` when the app is not
+    /// registered here or the URL does not parse.
+    pub fn report_orphan_close(self: &Arc<Self>, id: &str, tc_id: &str, callback_url: &str) -> bool {
+        let (Some(key), Some(app), Ok(url)) = (parse_id(id), self.app(tc_id), reqwest::Url::parse(callback_url)) else {
+            return false;
+        };
+        // Only where this node's configuration sends that app's callbacks.
+        if !callback_url.starts_with(&format!("{}/", app.callback_origin)) {
+            return false;
+        }
+        let mut queue = CallbackQueue::new(self.settings.limits.pending_callbacks);
+        let spawn = queue.push(Callback::Close).unwrap_or(false);
+        let tunnel = Tunnel {
+            tc_id: Arc::from(tc_id),
+            key: Arc::from(app.key.as_str()),
+            callback_url: Arc::new(url),
+            state: State::Closed,
+            queue,
+        };
+        {
+            let mut g = self.lock();
+            if g.tunnels.contains_key(&key) {
+                return false;
+            }
+            g.tunnels.insert(key, tunnel);
+        }
+        if spawn {
+            tokio::spawn(self.clone().deliver(key));
+        }
+        true
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -207,6 +288,7 @@ impl Hub {
         let spawn = t.queue.push(Callback::Connect).unwrap_or(false);
         drop(g);
         self.metrics.tunnels_open.fetch_add(1, Relaxed);
+        self.emit(TunnelEvent::Opened(key));
         if spawn {
             tokio::spawn(self.clone().deliver(key));
         }
@@ -245,6 +327,7 @@ impl Hub {
         }
         drop(g);
         self.metrics.tunnels_open.fetch_sub(1, Relaxed);
+        self.emit(TunnelEvent::Closed(key));
         tracing::debug!(tunnel = %format_id(key), ?reason, "tunnel closed");
         if spawn {
             tokio::spawn(self.clone().deliver(key));
@@ -310,6 +393,16 @@ impl Hub {
         drop(g);
         self.metrics.tunnels_expired.fetch_add(n as u64, Relaxed);
         n
+    }
+
+    /// The open tunnels: id, tcId, callback URL.
+    pub fn open_tunnels(&self) -> Vec<(String, String, String)> {
+        let g = self.lock();
+        g.tunnels
+            .iter()
+            .filter(|(_, t)| matches!(t.state, State::Open(_)))
+            .map(|(k, t)| (format_id(*k), t.tc_id.to_string(), t.callback_url.to_string()))
+            .collect()
     }
 
     /// Tunnels known (issued, open, or closed with pending callbacks), and those open.

@@ -289,3 +289,120 @@ async fn while_redis_is_down_checks_fail_clearly_and_recover_without_restart() {
     assert_eq!(metric(&api.metrics().await, "wafer_redis_up"), 1.0);
     server.shutdown().await.unwrap();
 }
+
+fn node_settings(business: &Business, redis: &str) -> Settings {
+    let mut s = settings(business);
+    s.redis = Some(redis.to_owned());
+    s.lease = Duration::from_secs(2);
+    s
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushes_through_any_node_reach_tunnels_on_every_node() {
+    let redis = RedisServer::start();
+    let mut biz = Business::start().await;
+    let a = start(node_settings(&biz, &redis.url())).await;
+    let b = start(node_settings(&biz, &redis.url())).await;
+    let (api_a, api_b) = (Api::new(&a), Api::new(&b));
+    let (id_a, url_a) = api_a.wsurl().await;
+    let (id_b, url_b) = api_b.wsurl().await;
+    let (mut ws_a, mut ws_b) = (connect(&url_a).await, connect(&url_b).await);
+    let mut connected = [biz.next().await, biz.next().await].map(|r| (r.kind, r.tunnel_id));
+    connected.sort();
+    let mut expected = [("connect".to_owned(), id_a.clone()), ("connect".to_owned(), id_b.clone())];
+    expected.sort();
+    assert_eq!(connected, expected);
+
+    // Through B to A's tunnel, through A to B's, and one push to both from each node.
+    assert!(api_b.push(&[&id_a], "t", json!("b→a")).await.is_empty());
+    assert!(next_text(&mut ws_a).await.unwrap().contains("b→a"));
+    assert!(api_a.push(&[&id_b], "t", json!("a→b")).await.is_empty());
+    assert!(next_text(&mut ws_b).await.unwrap().contains("a→b"));
+    for api in [&api_a, &api_b] {
+        assert!(api.push(&[&id_a, &id_b], "t", json!("all")).await.is_empty());
+        assert!(next_text(&mut ws_a).await.unwrap().contains("all"));
+        assert!(next_text(&mut ws_b).await.unwrap().contains("all"));
+    }
+
+    // Unknown ids, and ids of a tunnel closed on A, are invalid on every node.
+    let unknown = "0123456789abcdef0123456789abcdef";
+    assert_eq!(api_b.push(&[unknown, &id_a], "t", json!(1)).await, vec![unknown.to_owned()]);
+    assert!(next_text(&mut ws_a).await.is_some());
+    send(&mut ws_a, "close").await;
+    let closed = biz.next().await;
+    assert_eq!((closed.kind.as_str(), closed.tunnel_id.as_str()), ("close", id_a.as_str()));
+    let a_ = &api_b;
+    let id_a2 = id_a.clone();
+    eventually("the closed tunnel is invalid through B", async || {
+        a_.push(&[&id_a2], "t", json!(2)).await == vec![id_a2.clone()]
+    })
+    .await;
+    assert_eq!(api_a.push(&[&id_a, &id_b], "t", json!(3)).await, vec![id_a.clone()]);
+    assert!(next_text(&mut ws_b).await.unwrap().contains('3'));
+
+    // A server `close` pushed through A closes B's tunnel; B reports it.
+    let packets = json!([{"tunnelIds": [id_b.clone()], "type": "close"}]);
+    assert!(api_a.push_packets(packets).await.is_empty());
+    assert_eq!(next_text(&mut ws_b).await.as_deref(), Some("close"));
+    let closed = biz.next().await;
+    assert_eq!((closed.kind.as_str(), closed.tunnel_id.as_str()), ("close", id_b.as_str()));
+
+    // Callbacks came from the node holding each socket: one connect and one close each.
+    for api in [&api_a, &api_b] {
+        assert_eq!(metric(&api.metrics().await, "wafer_callbacks_ok_total"), 2.0);
+    }
+    biz.none_within(300).await;
+    a.shutdown().await.unwrap();
+    b.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_restart_fails_cross_node_pushes_clearly_and_the_cluster_recovers() {
+    let mut redis = RedisServer::start();
+    let mut biz = Business::start().await;
+    let a = start(node_settings(&biz, &redis.url())).await;
+    let b = start(node_settings(&biz, &redis.url())).await;
+    let (api_a, api_b) = (Api::new(&a), Api::new(&b));
+    let (id_a, url_a) = api_a.wsurl().await;
+    let mut ws_a = connect(&url_a).await;
+    assert_eq!(biz.next().await.kind, "connect");
+    assert!(api_b.push(&[&id_a], "t", json!("before")).await.is_empty());
+    assert!(next_text(&mut ws_a).await.unwrap().contains("before"));
+
+    redis.stop();
+    let data = json!([{"tunnelIds": [id_a.clone()], "type": "message", "content": "{\"type\":\"t\",\"content\":1}"}])
+        .to_string();
+    let envelope = json!({"data": data, "tcId": wafer_services::sign::tc_id(HOST), "signature": wafer_services::sign::signature(&data, KEY)});
+    let t0 = Instant::now();
+    let v = api_b.post("/ws/push", envelope.clone()).await;
+    assert_eq!(v["code"], 1009, "a clear code, never ok: {v}");
+    assert!(t0.elapsed() < Duration::from_secs(10), "bounded: {:?}", t0.elapsed());
+    let w = api_b.post("/get/wsurl", signed_wsurl("http://127.0.0.1/tunnel", KEY)).await;
+    assert_eq!(w["code"], 1009, "no tunnel issued that other nodes could not find: {w}");
+    // A keeps serving the socket it holds: a local push and a client message still work.
+    assert!(api_a.push(&[&id_a], "t", json!("local")).await.is_empty());
+    assert!(next_text(&mut ws_a).await.unwrap().contains("local"));
+    send(&mut ws_a, "message:{\"type\":\"t\",\"content\":2}").await;
+    assert_eq!(biz.next().await.kind, "message");
+    for api in [&api_a, &api_b] {
+        eventually("health shows Redis down", async || health(api).await == 503).await;
+    }
+
+    redis.run();
+    for api in [&api_a, &api_b] {
+        eventually("health recovers", async || health(api).await == 200).await;
+    }
+    // The restarted Redis is empty: A writes its open tunnels again, and B reaches them.
+    let b_ = &api_b;
+    eventually("a push through B reaches A's tunnel again", async || {
+        b_.post("/ws/push", envelope.clone()).await["data"]["invalidTunnelIds"] == json!([])
+    })
+    .await;
+    assert!(next_text(&mut ws_a).await.is_some());
+    let (_id_b, url_b) = api_b.wsurl().await;
+    let _ws_b = connect(&url_b).await;
+    assert_eq!(biz.next().await.kind, "connect");
+    biz.none_within(300).await;
+    a.shutdown().await.unwrap();
+    b.shutdown().await.unwrap();
+}
