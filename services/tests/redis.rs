@@ -293,7 +293,7 @@ async fn while_redis_is_down_checks_fail_clearly_and_recover_without_restart() {
 fn node_settings(business: &Business, redis: &str) -> Settings {
     let mut s = settings(business);
     s.redis = Some(redis.to_owned());
-    s.lease = Duration::from_secs(2);
+    s.lease = Duration::from_secs(3);
     s
 }
 
@@ -405,4 +405,98 @@ async fn a_redis_restart_fails_cross_node_pushes_clearly_and_the_cluster_recover
     biz.none_within(300).await;
     a.shutdown().await.unwrap();
     b.shutdown().await.unwrap();
+}
+
+/// A `wafer-services` process serving tunnels on Redis with a 3 s lease; killed when dropped.
+fn tunnel_node(redis: &str, business: &Business) -> Node {
+    let mut child = Command::new(BIN)
+        .env_clear()
+        .args(["--listen", "127.0.0.1:0", "--app", &format!("{HOST}={KEY}")])
+        .args(["--callback", &format!("{HOST}={}", business.origin()), "--heartbeat", "0"])
+        .args(["--store", redis, "--lease", "3", "--log", "warn"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let mut node = Node { child, api: Api { base: String::new(), http: reqwest::Client::new() } };
+    let line = rx.recv_timeout(Duration::from_secs(60)).expect("the ready line within 60 s");
+    node.api.base = line.split_whitespace().find_map(|w| w.strip_prefix("TunnelServerUrl=")).expect(&line).to_owned();
+    node
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_node_s_tunnels_are_reported_closed_once_by_a_survivor() {
+    let redis = RedisServer::start();
+    let mut biz = Business::start().await;
+    let mut a = tunnel_node(&redis.url(), &biz);
+    // Two survivors compete for A's tunnels.
+    let b = start(node_settings(&biz, &redis.url())).await;
+    let c = start(node_settings(&biz, &redis.url())).await;
+    let (api_b, api_c) = (Api::new(&b), Api::new(&c));
+    let mut on_a: Vec<String> = Vec::new();
+    let mut sockets = Vec::new();
+    for _ in 0..3 {
+        let (id, url) = a.api.wsurl().await;
+        sockets.push(connect(&url).await);
+        on_a.push(id);
+    }
+    let (id_b, url_b) = api_b.wsurl().await;
+    let mut ws_b = connect(&url_b).await;
+    for _ in 0..4 {
+        assert_eq!(biz.next().await.kind, "connect");
+    }
+    let ids: Vec<&str> = on_a.iter().map(String::as_str).collect();
+    assert!(api_c.push(&ids, "t", json!("hi")).await.is_empty());
+    for ws in &mut sockets {
+        assert!(next_text(ws).await.unwrap().contains("hi"));
+    }
+
+    a.child.kill().unwrap(); // SIGKILL: no shutdown, no close from A.
+    a.child.wait().unwrap();
+    let killed = Instant::now();
+    // Its clients lose their sockets and come back through the business server: new
+    // tunnels, on B.
+    for ws in &mut sockets {
+        assert!(next_text(ws).await.is_none());
+    }
+    let (id_new, url_new) = api_b.wsurl().await;
+    let mut ws_new = connect(&url_new).await;
+    let mut closed = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut connects = 0;
+    while closed.len() < 3 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let r = tokio::time::timeout(left, biz.rx.recv()).await.expect("close reported within 30 s").unwrap();
+        match r.kind.as_str() {
+            "close" => closed.push(r.tunnel_id),
+            "connect" if r.tunnel_id == id_new => connects += 1,
+            other => panic!("unexpected {other} callback for {}", r.tunnel_id),
+        }
+    }
+    // The lease (3 s) was renewed at most a second before the kill.
+    assert!(killed.elapsed() >= Duration::from_millis(1800), "not before the lease expired: {:?}", killed.elapsed());
+    closed.sort();
+    let mut held = on_a.clone();
+    held.sort();
+    assert_eq!(closed, held, "close once for each tunnel A held");
+    if connects == 0 {
+        assert_eq!(biz.next().await.kind, "connect");
+    }
+    // Nothing more: no second close, by either survivor; the dead tunnels are invalid.
+    biz.none_within(5000).await;
+    let mut both: Vec<&str> = ids.clone();
+    both.push(&id_b);
+    assert_eq!(api_c.push(&both, "t", json!("again")).await, on_a);
+    assert!(next_text(&mut ws_b).await.unwrap().contains("again"));
+    assert!(api_c.push(&[&id_new], "t", json!("new")).await.is_empty());
+    assert!(next_text(&mut ws_new).await.unwrap().contains("new"));
+    b.shutdown().await.unwrap();
+    c.shutdown().await.unwrap();
 }
