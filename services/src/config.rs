@@ -512,5 +512,10 @@ mod tests {
         assert!(parse(&["--app", "h=k", "--store", "sqlite"]).unwrap().redis.is_none());
         let s = parse(&["--app", "h=k", "--store", "redis://127.0.0.1:6379"]).unwrap();
         assert_eq!(s.redis.as_deref(), Some("redis://127.0.0.1:6379"));
+        assert_eq!(s.lease, Duration::from_secs(10));
+        // A cluster node's own socket path behind a shared proxy (README "A cluster").
+        let s = parse(&["--app", "h=k", "--public-url", "wss://t.example.com/n1/", "--lease", "3"]).unwrap();
+        assert_eq!(s.public_url.as_deref(), Some("wss://t.example.com/n1"));
+        assert_eq!(s.lease, Duration::from_secs(3));
     }
 }
