@@ -64,6 +64,9 @@ enum Wire {
     Push { from: String, req: u64, tc: String, ids: Vec<String>, text: Option<String> },
     /// The answer to request `req`: the tunnels not reached.
     Reply { req: u64, invalid: Vec<String> },
+    /// Sent by a node to itself with each lease renewal: a subscription that stops hearing
+    /// it is dead (a connection that vanished without a reset) and is made again.
+    Ping,
 }
 
 /// This node's membership of the cluster.
@@ -109,14 +112,14 @@ impl Cluster {
     /// connects.
     pub async fn register(&self, id: &str, tc: &str, url: &str, ttl: Duration) -> Result<(), StoreError> {
         let (key, node, tc, url) = (tunnel_key(id), self.node.clone(), tc.to_owned(), url.to_owned());
-        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX / 2).saturating_add(5000);
+        let ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).min(i64::MAX / 2) + 5000;
         self.redis
             .call(|mut c| async move {
                 redis::pipe()
                     .atomic()
                     .hset_multiple(&key, &[("node", node), ("tc", tc), ("url", url), ("state", "issued".into())])
                     .ignore()
-                    .pexpire(&key, ms as i64)
+                    .pexpire(&key, ms)
                     .ignore()
                     .query_async::<()>(&mut c)
                     .await
@@ -268,13 +271,14 @@ impl Cluster {
                     Ok(()) => {
                         tracing::debug!("subscribed to the node channel");
                         let mut stream = ps.on_message();
-                        while let Some(msg) = stream.next().await {
+                        let silence = self.lease * 2;
+                        while let Ok(Some(msg)) = tokio::time::timeout(silence, stream.next()).await {
                             match serde_json::from_slice::<Wire>(msg.get_payload_bytes()) {
                                 Ok(w) => self.clone().handle(w),
                                 Err(_) => tracing::warn!("unreadable message on the node channel"),
                             }
                         }
-                        tracing::warn!("node channel subscription ended; resubscribing");
+                        tracing::warn!("node channel subscription ended or went silent; resubscribing");
                     }
                     Err(e) => tracing::debug!(error = ?e.kind(), "subscribe failed"),
                 },
@@ -286,6 +290,7 @@ impl Cluster {
 
     fn handle(self: Arc<Self>, w: Wire) {
         match w {
+            Wire::Ping => {}
             Wire::Reply { req, invalid } => {
                 if let Some(tx) = self.lock_pending().remove(&req) {
                     let _ = tx.send(invalid);
@@ -331,6 +336,10 @@ impl Cluster {
                         .arg(ms)
                         .arg("GET")
                         .sadd(&nodes, &node)
+                        .ignore()
+                        .cmd("PUBLISH")
+                        .arg(channel(&node))
+                        .arg(r#"{"op":"ping"}"#)
                         .ignore()
                         .query_async(&mut c)
                         .await

@@ -492,7 +492,10 @@ async fn socket(
     let Some(key) = parse_id(&id) else {
         return (StatusCode::NOT_FOUND, Json(json!({"code": 404, "message": "unknown tunnel"}))).into_response();
     };
-    if let Some(c) = s.cluster.as_ref().filter(|_| hub.holds(&id)) {
+    // (Not while Redis is known down: the socket would wait for the call's timeout; the
+    // mirror writes it when Redis is back.)
+    let redis_up = s.redis.as_ref().is_some_and(Redis::is_up);
+    if let Some(c) = s.cluster.as_ref().filter(|_| redis_up && hub.holds(&id)) {
         // Open in the registry before the `connect` callback: the business server may push
         // through another node as soon as it has it.
         if let Err(e) = c.record(TunnelEvent::Opened(key)).await {
