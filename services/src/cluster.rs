@@ -265,11 +265,13 @@ impl Cluster {
     /// subscription ends.
     async fn subscribe(self: Arc<Self>) {
         let chan = channel(&self.node);
+        let mut pause = Duration::from_millis(100);
         loop {
             match self.redis.pubsub().await {
                 Ok(mut ps) => match ps.subscribe(&chan).await {
                     Ok(()) => {
                         tracing::debug!("subscribed to the node channel");
+                        pause = Duration::from_millis(100);
                         let mut stream = ps.on_message();
                         let silence = self.lease * 2;
                         while let Ok(Some(msg)) = tokio::time::timeout(silence, stream.next()).await {
@@ -284,7 +286,9 @@ impl Cluster {
                 },
                 Err(e) => tracing::debug!(error = %e, "no subscriber connection"),
             }
-            tokio::time::sleep(Duration::from_millis(300)).await;
+            // Reconnect with backoff, at most a third of a lease apart.
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min((self.lease / 3).max(Duration::from_millis(100)));
         }
     }
 

@@ -25,6 +25,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_wafer-services");
 struct RedisServer {
     port: u16,
     dir: PathBuf,
+    password: Option<&'static str>,
     child: Option<std::process::Child>,
 }
 
@@ -39,16 +40,22 @@ fn pong(port: u16) -> bool {
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
     let mut buf = [0u8; 7];
-    s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+    // Without the password, a server with requirepass answers -NOAUTH: up all the same.
+    s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && (&buf == b"+PONG\r\n" || buf[0] == b'-')
 }
 
 impl RedisServer {
     fn start() -> RedisServer {
+        Self::start_with(None)
+    }
+
+    /// With `requirepass` (clients must give it).
+    fn start_with(password: Option<&'static str>) -> RedisServer {
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("wafer-redis-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let mut r = RedisServer { port: free_port(), dir, child: None };
+        let mut r = RedisServer { port: free_port(), dir, password, child: None };
         r.run();
         r
     }
@@ -58,6 +65,7 @@ impl RedisServer {
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .args(["--dir", self.dir.to_str().unwrap(), "--daemonize", "no", "--loglevel", "warning"])
+            .args(self.password.map(|p| ["--requirepass", p]).into_iter().flatten())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -79,7 +87,10 @@ impl RedisServer {
     }
 
     fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        match self.password {
+            Some(p) => format!("redis://:{p}@127.0.0.1:{}", self.port),
+            None => format!("redis://127.0.0.1:{}", self.port),
+        }
     }
 }
 
@@ -163,14 +174,18 @@ impl Drop for Node {
 }
 
 fn node(redis: &str, wechat: &FakeWechat) -> Node {
+    node_logging(redis, wechat, "warn", Stdio::null())
+}
+
+fn node_logging(redis: &str, wechat: &FakeWechat, log: &str, stderr: Stdio) -> Node {
     let mut child = Command::new(BIN)
         .env_clear()
         .env("WAFER_WECHAT_SECRET", SECRET)
         .env("WAFER_STORE", redis)
         .args(["--listen", "127.0.0.1:0", "--tunnel", "false", "--wechat-appid", APPID])
-        .args(["--wechat-api", &format!("http://{}", wechat.addr), "--log", "warn"])
+        .args(["--wechat-api", &format!("http://{}", wechat.addr), "--log", log])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
@@ -499,4 +514,35 @@ async fn a_killed_node_s_tunnels_are_reported_closed_once_by_a_survivor() {
     assert!(next_text(&mut ws_new).await.unwrap().contains("new"));
     b.shutdown().await.unwrap();
     c.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_redis_password_never_reaches_the_logs() {
+    const PASSWORD: &str = "redis-password-never-logged-5e1f";
+    let mut redis = RedisServer::start_with(Some(PASSWORD));
+    let wechat = FakeWechat::start().await;
+    let mut n = node_logging(&redis.url(), &wechat, "trace", Stdio::piped());
+    // Drained as it comes: a full pipe would block the node.
+    let mut stderr = n.child.stderr.take().unwrap();
+    let drain = std::thread::spawn(move || {
+        let mut logs = String::new();
+        let _ = stderr.read_to_string(&mut logs);
+        logs
+    });
+    let v = login(&n.api, "oPw").await;
+    assert_eq!(v["returnCode"], 0, "{v}");
+    let (id, skey) = (v["returnData"]["id"].as_str().unwrap(), v["returnData"]["skey"].as_str().unwrap());
+    assert_eq!(check(&n.api, id, skey).await["returnCode"], 0);
+    redis.stop();
+    assert_eq!(check(&n.api, id, skey).await["returnCode"], 1501);
+    redis.run();
+    let api = &n.api;
+    eventually("recovery", async || health(api).await == 200).await;
+    n.child.kill().unwrap();
+    n.child.wait().unwrap();
+    let logs = drain.join().unwrap();
+    assert!(logs.contains("redis: unreachable"), "{logs}");
+    for secret in [PASSWORD, SECRET, skey] {
+        assert!(!logs.contains(secret), "a secret leaked into the logs: {secret}");
+    }
 }
