@@ -546,3 +546,25 @@ async fn the_redis_password_never_reaches_the_logs() {
         assert!(!logs.contains(secret), "a secret leaked into the logs: {secret}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_shut_down_reports_its_own_closes_and_nobody_reports_them_again() {
+    let redis = RedisServer::start();
+    let mut biz = Business::start().await;
+    let a = start(node_settings(&biz, &redis.url())).await;
+    let b = start(node_settings(&biz, &redis.url())).await;
+    let (api_a, api_b) = (Api::new(&a), Api::new(&b));
+    let (id_a, url_a) = api_a.wsurl().await;
+    let mut ws_a = connect(&url_a).await;
+    assert_eq!(biz.next().await.kind, "connect");
+    assert!(api_b.push(&[&id_a], "t", json!(1)).await.is_empty());
+    assert!(next_text(&mut ws_a).await.is_some());
+    a.shutdown().await.unwrap();
+    assert_eq!(next_text(&mut ws_a).await.as_deref(), Some("close"));
+    let closed = biz.next().await;
+    assert_eq!((closed.kind.as_str(), closed.tunnel_id.as_str()), ("close", id_a.as_str()));
+    // Longer than A's lease (3 s) and a reaper round of B: no second close.
+    biz.none_within(5000).await;
+    assert_eq!(api_b.push(&[&id_a], "t", json!(2)).await, vec![id_a.clone()]);
+    b.shutdown().await.unwrap();
+}
