@@ -71,6 +71,10 @@ pub struct Args {
     /// Largest HTTP request body in bytes [default: 65536].
     #[arg(long, env = "WAFER_MAX_BODY", value_name = "BYTES")]
     pub max_body: Option<usize>,
+    /// Largest `/ws/push` body in bytes: a broadcast names every tunnel (~37 bytes each)
+    /// [default: 8388608].
+    #[arg(long, env = "WAFER_MAX_PUSH_BODY", value_name = "BYTES")]
+    pub max_push_body: Option<usize>,
     /// Largest WebSocket message in bytes [default: 65536].
     #[arg(long, env = "WAFER_MAX_FRAME", value_name = "BYTES")]
     pub max_frame: Option<usize>,
@@ -124,6 +128,7 @@ struct FileConfig {
     id_ttl: Option<u64>,
     login_duration: Option<u64>,
     max_body: Option<usize>,
+    max_push_body: Option<usize>,
     max_frame: Option<usize>,
     max_frames_per_sec: Option<u32>,
     max_sockets_per_app: Option<usize>,
@@ -161,8 +166,10 @@ pub struct WechatConfig {
 /// Limits that protect the service.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
-    /// Largest HTTP request body.
+    /// Largest HTTP request body (but `/ws/push`).
     pub max_body: usize,
+    /// Largest `/ws/push` body (a broadcast to many tunnels).
+    pub max_push_body: usize,
     /// Largest WebSocket message.
     pub max_frame: usize,
     /// Frames per second per socket (0 = unlimited).
@@ -227,6 +234,7 @@ impl Default for Settings {
             login_duration: Duration::from_secs(30 * 86_400),
             limits: Limits {
                 max_body: 64 * 1024,
+                max_push_body: 8 * 1024 * 1024,
                 max_frame: 64 * 1024,
                 frames_per_sec: 50,
                 sockets_per_app: 100_000,
@@ -373,6 +381,7 @@ impl Settings {
         };
         let l = &mut s.limits;
         l.max_body = positive(args.max_body.or(file.max_body), "max-body", l.max_body)?;
+        l.max_push_body = positive(args.max_push_body.or(file.max_push_body), "max-push-body", l.max_push_body)?;
         l.max_frame = positive(args.max_frame.or(file.max_frame), "max-frame", l.max_frame)?;
         l.frames_per_sec = args.max_frames_per_sec.or(file.max_frames_per_sec).unwrap_or(l.frames_per_sec);
         l.sockets_per_app =

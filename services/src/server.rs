@@ -271,7 +271,12 @@ fn spawn_background(state: &Arc<AppState>, stop: watch::Receiver<bool>) -> Vec<J
 fn router(state: Arc<AppState>) -> Router {
     let mut r = Router::new().route("/healthz", get(health)).route("/metrics", get(metrics));
     if state.hub.is_some() {
-        r = r.route("/get/wsurl", post(get_wsurl)).route("/ws/push", post(push)).route("/socket/{id}", get(socket));
+        // A broadcast names every tunnel it goes to: `/ws/push` has a limit of its own.
+        let push_limit = DefaultBodyLimit::max(state.settings.limits.max_push_body);
+        r = r
+            .route("/get/wsurl", post(get_wsurl))
+            .route("/ws/push", post(push).layer(push_limit))
+            .route("/socket/{id}", get(socket));
     }
     if state.auth.is_some() {
         r = r.route("/mina_auth/", post(mina_auth)).route("/mina_auth", post(mina_auth));
@@ -314,13 +319,13 @@ struct Envelope {
 
 /// Reads the body (size-limited) and the envelope.
 #[allow(clippy::result_large_err)] // the error is the answer, built once per refused call
-fn envelope(s: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Envelope, Response> {
+fn envelope(s: &AppState, body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Envelope, Response> {
     let body = match body {
         Ok(b) => b,
         Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             s.metrics.limit_hit("body_size");
             s.metrics.api_refused(codes::BODY_TOO_LARGE);
-            let msg = format!("request body larger than {} bytes", s.settings.limits.max_body);
+            let msg = format!("request body larger than {limit} bytes");
             return Err((StatusCode::PAYLOAD_TOO_LARGE, Json(json!({"code": codes::BODY_TOO_LARGE, "message": msg})))
                 .into_response());
         }
@@ -332,7 +337,7 @@ fn envelope(s: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Envelop
 
 async fn get_wsurl(State(s): State<Arc<AppState>>, body: Result<Bytes, BytesRejection>) -> Response {
     let Some(hub) = &s.hub else { return refuse(&s, codes::INTERNAL, "tunnel service off") };
-    let env = match envelope(&s, body) {
+    let env = match envelope(&s, body, s.settings.limits.max_body) {
         Ok(e) => e,
         Err(r) => return r,
     };
@@ -412,7 +417,7 @@ struct Packet {
 
 async fn push(State(s): State<Arc<AppState>>, body: Result<Bytes, BytesRejection>) -> Response {
     let Some(hub) = &s.hub else { return refuse(&s, codes::INTERNAL, "tunnel service off") };
-    let env = match envelope(&s, body) {
+    let env = match envelope(&s, body, s.settings.limits.max_push_body) {
         Ok(e) => e,
         Err(r) => return r,
     };

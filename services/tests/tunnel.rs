@@ -226,6 +226,30 @@ async fn oversized_bodies_are_refused() {
 }
 
 #[tokio::test]
+async fn a_broadcast_to_thousands_of_tunnels_fits_the_push_limit() {
+    let biz = Business::start().await;
+    let server = start(settings(&biz)).await;
+    let api = Api::new(&server);
+    // 3,000 ids make a body of over 100 KB: more than `max-body`, within `max-push-body`.
+    let ids: Vec<String> = (0..3000).map(|i| format!("{i:032x}")).collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let invalid = api.push(&refs, "speak", json!({"word": "hi"})).await;
+    assert_eq!(invalid.len(), 3000, "unknown ids are answered invalid, the push is not refused");
+    server.shutdown().await.unwrap();
+
+    let mut s = settings(&biz);
+    s.limits.max_push_body = 4096;
+    let server = start(s).await;
+    let api = Api::new(&server);
+    let data = json!([{"tunnelIds": refs, "type": "message", "content": "{}"}]).to_string();
+    let envelope = json!({"data": data, "tcId": tc_id(HOST), "signature": signature(&data, KEY)});
+    let (status, answer) = api.post_raw("/ws/push", envelope.to_string()).await;
+    assert_eq!((status, answer["code"].as_i64()), (413, Some(1007)));
+    assert!(answer["message"].as_str().unwrap().contains("4096"));
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn oversized_frames_close_only_that_socket() {
     let mut biz = Business::start().await;
     let mut s = settings(&biz);
