@@ -113,25 +113,40 @@ impl Redis {
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
-        let result = match tokio::time::timeout(self.timeouts.call, f(self.conn.clone())).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(StoreError(format!("redis: {}", describe(&e)))),
-            Err(_) => Err(StoreError(format!("redis: no answer within {} ms", self.timeouts.call.as_millis()))),
-        };
-        let reached = result.is_ok();
-        if self.up.swap(reached, Ordering::Relaxed) != reached {
-            if reached {
-                tracing::info!("redis: reachable");
-            } else if let Err(e) = &result {
-                tracing::warn!(error = %e, "redis: unreachable");
+        // `reached`: whether Redis served the call; `None` for an error of Redis's own
+        // (bad data, or refused credentials: the next `PING` decides).
+        let (result, reached) = match tokio::time::timeout(self.timeouts.call, f(self.conn.clone())).await {
+            Ok(Ok(v)) => (Ok(v), Some(true)),
+            Ok(Err(e)) => {
+                (Err(StoreError(format!("redis: {}", describe(&e)))), is_connection_error(&e).then_some(false))
             }
+            Err(_) => {
+                (Err(StoreError(format!("redis: no answer within {} ms", self.timeouts.call.as_millis()))), Some(false))
+            }
+        };
+        if let Some(reached) = reached {
+            self.set_up(reached, &result);
         }
         result
     }
 
-    /// `PING`, bounded: `Ok` when Redis answers.
+    fn set_up<T>(&self, reached: bool, result: &Result<T, StoreError>) {
+        if self.up.swap(reached, Ordering::Relaxed) != reached {
+            if reached {
+                tracing::info!("redis: reachable");
+            } else if let Err(e) = result {
+                tracing::warn!(error = %e, "redis: unreachable");
+            }
+        }
+    }
+
+    /// `PING`, bounded: `Ok` when Redis answers it. Any failure (unreachable, credentials
+    /// refused, loading) marks Redis down until a call succeeds.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.call(|mut c| async move { redis::cmd("PING").query_async::<String>(&mut c).await.map(|_| ()) }).await
+        let r =
+            self.call(|mut c| async move { redis::cmd("PING").query_async::<String>(&mut c).await.map(|_| ()) }).await;
+        self.set_up(r.is_ok(), &r);
+        r
     }
 
     /// Runs an async call from blocking code (a `spawn_blocking` thread or a thread outside
@@ -141,9 +156,14 @@ impl Redis {
     }
 }
 
+/// Whether Redis could not be reached at all.
+fn is_connection_error(e: &redis::RedisError) -> bool {
+    e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() || e.is_timeout()
+}
+
 /// A Redis error's kind and detail, never the command's arguments.
 fn describe(e: &redis::RedisError) -> String {
-    if e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() || e.is_timeout() {
+    if is_connection_error(e) {
         format!("connection failed ({:?})", e.kind())
     } else {
         format!("{:?}", e.kind())

@@ -568,3 +568,22 @@ async fn a_node_shut_down_reports_its_own_closes_and_nobody_reports_them_again()
     assert_eq!(api_b.push(&[&id_a], "t", json!(2)).await, vec![id_a.clone()]);
     b.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_refusing_the_credentials_counts_as_unreachable() {
+    let redis = RedisServer::start_with(Some("the-right-password"));
+    let wechat = FakeWechat::start().await;
+    let wrong = format!("redis://:the-wrong-password@127.0.0.1:{}", redis.port);
+    for url in [wrong, format!("redis://127.0.0.1:{}", redis.port)] {
+        let server = start(auth_settings(&url, &wechat)).await;
+        let api = Api::new(&server);
+        let t0 = Instant::now();
+        let v = login(&api, "oAuth").await;
+        assert_eq!(v["returnCode"], 1501, "{v}");
+        assert!(t0.elapsed() < Duration::from_secs(10), "bounded: {:?}", t0.elapsed());
+        let a = &api;
+        eventually("health shows Redis unusable", async || health(a).await == 503).await;
+        assert_eq!(metric(&api.metrics().await, "wafer_redis_up"), 0.0);
+        server.shutdown().await.unwrap();
+    }
+}
