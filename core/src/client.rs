@@ -508,6 +508,13 @@ impl<V: HostValue> Client<V> {
                 frame::Frame::Ping => line.s("ping"),
                 frame::Frame::Message(_) => line.s("message"),
                 frame::Frame::Unknown(_) => line.s("unknown"),
+                // The token is a secret: only the numbers are logged.
+                frame::Frame::Resumable(_) => line.s("resumable"),
+                frame::Frame::ResumeToken { grace_ms, .. } => line.s("resume-token (grace ").n(grace_ms).s(" ms)"),
+                frame::Frame::Ack(n) => line.s("ack ").n(n),
+                frame::Frame::Resume { received, .. } => line.s("resume ").n(received),
+                frame::Frame::Resumed(m) => line.s("resumed ").n(m),
+                frame::Frame::ResumeRefused => line.s("resume-refused"),
             };
             self.log(line.0);
         }

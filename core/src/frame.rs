@@ -16,6 +16,24 @@ pub const PONG: &str = "pong";
 pub const TIMEOUT: &str = "timeout";
 /// Frame type `close`: either side ends the tunnel.
 pub const CLOSE: &str = "close";
+/// Extension frame `resumable:1`: the client can resume (docs/RESUME.md).
+pub const RESUMABLE: &str = "resumable";
+/// Extension frame `resume-token:<grace>:<token>`: the service's answer to `resumable`.
+pub const RESUME_TOKEN: &str = "resume-token";
+/// Extension frame `ack:<n>`: messages received of the other side's stream.
+pub const ACK: &str = "ack";
+/// Extension frame `resume:<n>:<token>`: the first frame on a resume socket.
+pub const RESUME: &str = "resume";
+/// Extension frame `resumed:<m>`: the service accepted a resume.
+pub const RESUMED: &str = "resumed";
+/// Extension frame `resume-refused`: the service refused a resume.
+pub const RESUME_REFUSED: &str = "resume-refused";
+/// The announce frame the client writes first on a new tunnel's socket.
+pub const RESUMABLE_V1: &str = "resumable:1";
+/// Longest resume token (docs/RESUME.md).
+pub const MAX_TOKEN_LEN: usize = 128;
+/// Longest control frame either side reads (the longest is `resume:<n>:<token>`).
+pub const MAX_CONTROL_LEN: usize = 192;
 
 /// Prefix of an encoded message frame, up to and including the colon.
 pub const MESSAGE_PREFIX: &str = "message:";
@@ -43,6 +61,18 @@ pub enum FrameKind {
     Timeout,
     /// `close`.
     Close,
+    /// `resumable:1` (client → service).
+    Resumable,
+    /// `resume-token:<grace>:<token>` (service → client).
+    ResumeToken,
+    /// `ack:<n>`.
+    Ack,
+    /// `resume:<n>:<token>` (client → service).
+    Resume,
+    /// `resumed:<m>` (service → client).
+    Resumed,
+    /// `resume-refused` (service → client).
+    ResumeRefused,
     /// Anything else: ignored by the client.
     Unknown,
 }
@@ -56,6 +86,12 @@ impl FrameKind {
             PONG => FrameKind::Pong,
             TIMEOUT => FrameKind::Timeout,
             CLOSE => FrameKind::Close,
+            RESUMABLE => FrameKind::Resumable,
+            RESUME_TOKEN => FrameKind::ResumeToken,
+            ACK => FrameKind::Ack,
+            RESUME => FrameKind::Resume,
+            RESUMED => FrameKind::Resumed,
+            RESUME_REFUSED => FrameKind::ResumeRefused,
             _ => FrameKind::Unknown,
         }
     }
@@ -68,6 +104,12 @@ impl FrameKind {
             FrameKind::Pong => PONG,
             FrameKind::Timeout => TIMEOUT,
             FrameKind::Close => CLOSE,
+            FrameKind::Resumable => RESUMABLE,
+            FrameKind::ResumeToken => RESUME_TOKEN,
+            FrameKind::Ack => ACK,
+            FrameKind::Resume => RESUME,
+            FrameKind::Resumed => RESUMED,
+            FrameKind::ResumeRefused => RESUME_REFUSED,
             FrameKind::Unknown => "",
         }
     }
@@ -86,7 +128,20 @@ pub enum Frame<'a> {
     Timeout(Option<u64>),
     /// `close`.
     Close,
-    /// A frame of another type; the head is kept for logging.
+    /// `resumable:<version>`: the client announces the extension (`None`: not a number).
+    Resumable(Option<u64>),
+    /// `resume-token:<grace>:<token>`, the grace period in milliseconds.
+    ResumeToken { grace_ms: u64, token: &'a str },
+    /// `ack:<n>`.
+    Ack(u64),
+    /// `resume:<n>:<token>`.
+    Resume { received: u64, token: &'a str },
+    /// `resumed:<m>`.
+    Resumed(u64),
+    /// `resume-refused`.
+    ResumeRefused,
+    /// A frame of another type, or an extension frame that does not parse; the head is
+    /// kept for logging.
     Unknown(&'a str),
 }
 
@@ -107,7 +162,72 @@ pub fn parse(text: &str) -> Frame<'_> {
         FrameKind::Pong => Frame::Pong,
         FrameKind::Timeout => Frame::Timeout(body.and_then(parse_timeout)),
         FrameKind::Close => Frame::Close,
+        FrameKind::Resumable => Frame::Resumable(body.and_then(parse_count)),
+        FrameKind::ResumeToken => body
+            .and_then(|b| b.split_once(':'))
+            .and_then(|(g, t)| {
+                Some(Frame::ResumeToken { grace_ms: parse_count(g)?.saturating_mul(1000), token: token(t)? })
+            })
+            .unwrap_or(Frame::Unknown(head)),
+        FrameKind::Ack => body.and_then(parse_count).map_or(Frame::Unknown(head), Frame::Ack),
+        FrameKind::Resume => body
+            .and_then(|b| b.split_once(':'))
+            .and_then(|(n, t)| Some(Frame::Resume { received: parse_count(n)?, token: token(t)? }))
+            .unwrap_or(Frame::Unknown(head)),
+        FrameKind::Resumed => body.and_then(parse_count).map_or(Frame::Unknown(head), Frame::Resumed),
+        FrameKind::ResumeRefused => Frame::ResumeRefused,
         FrameKind::Unknown => Frame::Unknown(head),
+    }
+}
+
+/// Parses an extension count: 1–19 decimal digits (no sign, no fraction).
+pub fn parse_count(s: &str) -> Option<u64> {
+    if s.is_empty() || s.len() > 19 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(s.bytes().fold(0u64, |n, b| n * 10 + u64::from(b - b'0')))
+}
+
+/// A resume token as written: 1–[`MAX_TOKEN_LEN`] characters of `[A-Za-z0-9_-]`.
+pub fn token(s: &str) -> Option<&str> {
+    let ok = !s.is_empty()
+        && s.len() <= MAX_TOKEN_LEN
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    ok.then_some(s)
+}
+
+/// Writes a control frame `head:<n>` (`ack`, `resumed`).
+pub fn encode_count(head: &str, n: u64) -> String {
+    let mut s = String::with_capacity(head.len() + 21);
+    s.push_str(head);
+    s.push(':');
+    push_count(&mut s, n);
+    s
+}
+
+/// Writes `resume:<n>:<token>` (client) or `resume-token:<grace s>:<token>` (service).
+pub fn encode_with_token(head: &str, n: u64, token: &str) -> String {
+    let mut s = encode_count(head, n);
+    s.push(':');
+    s.push_str(token);
+    s
+}
+
+/// Appends `n` in decimal (without `format!`, which would add to the wasm module).
+fn push_count(s: &mut String, n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        s.push(char::from(d));
     }
 }
 
@@ -234,6 +354,34 @@ mod tests {
         assert_eq!(event_name("speak"), "speak");
         assert_eq!(event_name("@connect"), "@connect");
         assert_eq!(event_name("*"), "*");
+    }
+
+    #[test]
+    fn extension_frames() {
+        assert_eq!(parse("resumable:1"), Frame::Resumable(Some(1)));
+        assert_eq!(parse("resumable"), Frame::Resumable(None));
+        assert_eq!(parse("resume-token:30:abc_D-9"), Frame::ResumeToken { grace_ms: 30_000, token: "abc_D-9" });
+        assert_eq!(parse("resume-token:30:"), Frame::Unknown("resume-token"));
+        assert_eq!(parse("resume-token:x:abc"), Frame::Unknown("resume-token"));
+        assert_eq!(parse("resume-token:30:a b"), Frame::Unknown("resume-token"));
+        assert_eq!(parse(&format!("resume-token:1:{}", "a".repeat(129))), Frame::Unknown("resume-token"));
+        assert_eq!(parse("ack:0"), Frame::Ack(0));
+        assert_eq!(parse("ack:18446744073709551615"), Frame::Unknown("ack"));
+        assert_eq!(parse("ack:9999999999999999999"), Frame::Ack(9_999_999_999_999_999_999));
+        assert_eq!(parse("ack:-1"), Frame::Unknown("ack"));
+        assert_eq!(parse("ack:1.5"), Frame::Unknown("ack"));
+        assert_eq!(parse("ack"), Frame::Unknown("ack"));
+        assert_eq!(parse("resume:12:tok"), Frame::Resume { received: 12, token: "tok" });
+        assert_eq!(parse("resume:12"), Frame::Unknown("resume"));
+        assert_eq!(parse("resumed:7"), Frame::Resumed(7));
+        assert_eq!(parse("resumed:"), Frame::Unknown("resumed"));
+        assert_eq!(parse("resume-refused"), Frame::ResumeRefused);
+        assert_eq!(encode_count(ACK, 0), "ack:0");
+        assert_eq!(encode_count(RESUMED, 1234567890), "resumed:1234567890");
+        assert_eq!(encode_with_token(RESUME, u64::MAX, "t"), "resume:18446744073709551615:t");
+        assert_eq!(encode_with_token(RESUME_TOKEN, 30, "t"), "resume-token:30:t");
+        assert!(RESUMABLE_V1.len() + encode_with_token(RESUME, u64::MAX, &"a".repeat(128)).len() < 400);
+        assert!(encode_with_token(RESUME, u64::MAX, &"a".repeat(MAX_TOKEN_LEN)).len() <= MAX_CONTROL_LEN);
     }
 
     #[test]

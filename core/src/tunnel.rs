@@ -399,6 +399,7 @@ impl<P, D> Tunnel<P, D> {
                 self.push_event(Event::Close);
             }
             Frame::Timeout(None) | Frame::Message(_) | Frame::Ping | Frame::Unknown(_) => {}
+            _ => {}
         }
     }
 

@@ -584,6 +584,7 @@ impl Hub {
                             break;
                         }
                         Frame::Pong | Frame::Timeout(_) | Frame::Unknown(_) => {}
+                        _ => {}
                     }
                 }
                 out = outbox.recv() => match out {
