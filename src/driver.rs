@@ -276,6 +276,7 @@ fn perform(out: Output<Js>) {
             Outbound::Ping => js::socket_send_control(tunnel.0, conn.0, JsValue::from_str(frame::PING)),
             Outbound::Close => js::socket_send_control(tunnel.0, conn.0, JsValue::from_str(frame::CLOSE)),
             Outbound::Packet(p) => js::socket_send(tunnel.0, conn.0, p.0),
+            Outbound::Control(text) => js::socket_send_control(tunnel.0, conn.0, JsValue::from_str(&text)),
         },
         Output::CloseSocket { tunnel, conn } => js::socket_close(tunnel.0, conn.0),
         Output::Event { tunnel, event } => dispatch(tunnel, event),

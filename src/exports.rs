@@ -223,16 +223,25 @@ pub fn set_debug(on: bool) {
 /// message type is read to pick the event name.
 #[wasm_bindgen]
 pub fn on_socket_message(tid: u32, conn: u32, data: &JsValue) {
-    let state = driver::with(|d| (d.client.is_current(TunnelId(tid), ConnId(conn)), d.client.debug()));
-    let Some((true, debug)) = state else {
+    let (id, conn) = (TunnelId(tid), ConnId(conn));
+    let is_message = js::MESSAGE_PREFIX.with(|p| js::has_prefix(data, p));
+    let state = driver::with(|d| {
+        let live =
+            if is_message { d.client.handle_message(id, conn) } else { d.client.is_current(id, conn).then_some(false) };
+        (live, d.client.debug())
+    });
+    let Some((Some(ack), debug)) = state else {
         return; // a stale socket
     };
-    if js::MESSAGE_PREFIX.with(|p| js::has_prefix(data, p)) {
+    if is_message {
         dispatch_message(tid, data, debug);
+        if ack {
+            driver::input(|c, h| c.flush_tunnel(id, h));
+        }
         return;
     }
     // Binary frames are not part of the protocol; control frames are short.
-    if !data.is_string() || js::string_length(data.unchecked_ref()) > 64 {
+    if !data.is_string() || js::string_length(data.unchecked_ref()) > frame::MAX_CONTROL_LEN as u32 {
         return;
     }
     let Some(s) = data.as_string() else { return };
@@ -240,7 +249,7 @@ pub fn on_socket_message(tid: u32, conn: u32, data: &JsValue) {
     if matches!(parsed, Frame::Message(_) | Frame::Ping | Frame::Unknown(_)) {
         return;
     }
-    driver::input(|c, st| c.handle_frame(TunnelId(tid), ConnId(conn), parsed, st));
+    driver::input(|c, st| c.handle_frame(id, conn, parsed, st));
 }
 
 fn dispatch_message(tid: u32, text: &JsValue, debug: bool) {

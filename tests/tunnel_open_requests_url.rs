@@ -22,7 +22,7 @@ fn open_requests_url_then_connects_socket() {
     h.url_ok(attempt);
     let out = h.take();
     let conn = match out.as_slice() {
-        [Output::Connect { conn, url }] => {
+        [Output::Connect { conn, url, .. }] => {
             assert_eq!(*url, url_for(attempt));
             *conn
         }

@@ -95,7 +95,7 @@ impl Model {
                     self.last_attempt = Some(*attempt);
                     self.attempt_answered = false;
                 }
-                Output::Connect { conn, url } => {
+                Output::Connect { conn, url, .. } => {
                     assert!(!url.is_empty());
                     if let Some(last) = self.last_conn {
                         assert!(*conn > last, "{ctx}: conn {conn:?} after {last:?}");
@@ -154,6 +154,7 @@ fn random_config(rng: &mut Rng) -> TunnelConfig {
         max_queue: rng.below(6) as usize,
         open_timeout: 1 + rng.below(20_000),
         seed: rng.next(),
+        ..TunnelConfig::default()
     }
 }
 

@@ -475,6 +475,19 @@ impl<V: HostValue> Client<V> {
         self.find(id).is_some_and(|s| s.machine.is_current(conn))
     }
 
+    /// A message frame arrived on `conn`: `None` for a stale connection (not dispatched),
+    /// else whether counting it for the resume extension queued an output (an `ack`:
+    /// then call [`Client::flush_tunnel`]).
+    pub fn handle_message(&mut self, id: TunnelId, conn: ConnId) -> Option<bool> {
+        let slot = self.find_mut(id)?;
+        slot.machine.is_current(conn).then(|| slot.machine.handle_message())
+    }
+
+    /// Moves a tunnel's pending outputs to the client's (after [`Client::handle_message`]).
+    pub fn flush_tunnel(&mut self, id: TunnelId, host: &mut impl Host<V>) {
+        self.drain_tunnel(id, host);
+    }
+
     /// A socket opened.
     pub fn handle_socket_open(&mut self, id: TunnelId, conn: ConnId, host: &mut impl Host<V>) {
         self.tunnel_input(id, host, |t, now| t.handle_socket_open(now, conn));
@@ -748,7 +761,7 @@ impl<V: HostValue> Client<V> {
                     self.request_url(id, attempt, host);
                     continue;
                 }
-                tunnel::Output::Connect { conn, url } => Output::Connect { tunnel: id, conn, url },
+                tunnel::Output::Connect { conn, url, .. } => Output::Connect { tunnel: id, conn, url },
                 tunnel::Output::Send { conn, frame } => Output::SendFrame { tunnel: id, conn, frame },
                 tunnel::Output::CloseSocket { conn } => Output::CloseSocket { tunnel: id, conn },
                 tunnel::Output::Event(event) => Output::Event { tunnel: id, event },
@@ -880,6 +893,10 @@ pub fn tunnel_config<V: HostValue>(options: &V, now: Millis) -> TunnelConfig {
     }
     if let Some(n) = num(Field::openTimeout).filter(|n| *n >= 1.0) {
         c.open_timeout = n.min(MAX_TUNNEL_DELAY) as Millis;
+    }
+    c.resume = options.get(Field::resume).as_bool().unwrap_or(true);
+    if let Some(n) = num(Field::maxUnacked).filter(|n| *n >= 1.0) {
+        c.max_unacked = n.min(1e6) as usize;
     }
     let seed = num(Field::seed).map_or(0, |n| n as u64);
     c.seed = seed ^ now.rotate_left(17) ^ 0x9E37_79B9;
@@ -1022,6 +1039,8 @@ fn describe<V>(out: &Output<V>) -> Option<String> {
             Outbound::Ping => "ping",
             Outbound::Close => "close",
             Outbound::Packet(_) => "message",
+            // The head only: a `resume` frame carries the token.
+            Outbound::Control(text) => frame::split(text).0,
         }),
         Output::CloseSocket { tunnel, conn } => Line::tunnel(tunnel.0).s("close socket ").n(u64::from(conn.0)),
         Output::Event { tunnel, event } => {

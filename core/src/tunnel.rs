@@ -18,7 +18,7 @@
 
 use std::collections::VecDeque;
 
-use crate::frame::Frame;
+use crate::frame::{self, Frame};
 use crate::Millis;
 
 /// `Tunnel.STATUS_*`.
@@ -124,6 +124,11 @@ pub struct TunnelConfig {
     pub open_timeout: Millis,
     /// Seed of the jitter generator (the driver passes a random number).
     pub seed: u64,
+    /// Announce the resume extension on a new tunnel's socket (docs/RESUME.md; off by
+    /// default here, on by default for the SDK's tunnels).
+    pub resume: bool,
+    /// Most messages kept for a replay after a resume (default 1024).
+    pub max_unacked: usize,
 }
 
 impl Default for TunnelConfig {
@@ -135,6 +140,8 @@ impl Default for TunnelConfig {
             max_queue: 10_000,
             open_timeout: 15_000,
             seed: 0x9E37_79B9_7F4A_7C15,
+            resume: false,
+            max_unacked: 1024,
         }
     }
 }
@@ -152,6 +159,8 @@ pub enum Outbound<P> {
     Close,
     /// A user packet (already encoded as `message:{…}`).
     Packet(P),
+    /// A frame of the resume extension (`resumable:1`, `ack:<n>`, `resume:<n>:<token>`).
+    Control(String),
 }
 
 /// Events for the tunnel's listeners.
@@ -178,14 +187,81 @@ pub enum Event<P, D> {
 pub enum Output<P, D> {
     /// GET the service URL through the session request; answer with `handle_url`.
     RequestUrl { attempt: u32 },
-    /// Open a socket (`wx.connectSocket`) for connection `conn`.
-    Connect { conn: ConnId, url: String },
+    /// Open a socket (`wx.connectSocket`) for connection `conn` (`resume`: a resume
+    /// socket, the tunnel's last socket URL with the `resume` parameter).
+    Connect { conn: ConnId, url: String, resume: bool },
     /// Send a frame on connection `conn`.
     Send { conn: ConnId, frame: Outbound<P> },
     /// Close the socket of connection `conn` (and forget it).
     CloseSocket { conn: ConnId },
     /// Dispatch an event to the listeners.
     Event(Event<P, D>),
+}
+
+/// A side sends `ack:<n>` after this many messages received since its last `ack`.
+pub const ACK_EVERY: u64 = 32;
+
+/// The resume extension's state of a tunnel (docs/RESUME.md).
+#[derive(Debug)]
+struct Resume<P> {
+    /// `resumable:1` was written on this stream: messages written are numbered and kept.
+    announced: bool,
+    /// No more keeping on this stream: the service ignored the announce, or more than
+    /// `max_unacked` messages waited for an `ack` (no replay possible).
+    spent: bool,
+    /// The service's token, once it answered.
+    token: Option<String>,
+    /// The service's grace period.
+    grace: Millis,
+    /// Number of the last message written on the client stream.
+    sent: u64,
+    /// Messages written and not acknowledged: numbers `sent - kept.len() + 1 ..= sent`.
+    kept: VecDeque<P>,
+    /// Messages of the service stream received (counted once the token came).
+    received: u64,
+    /// `received` as last acknowledged to the service.
+    acked: u64,
+    /// Until when a try may resume (the loss plus the grace period).
+    until: Option<Millis>,
+    /// The live connection is a resume socket waiting for `resumed`.
+    resuming: bool,
+}
+
+impl<P> Resume<P> {
+    fn new() -> Self {
+        Resume {
+            announced: false,
+            spent: false,
+            token: None,
+            grace: 0,
+            sent: 0,
+            kept: VecDeque::new(),
+            received: 0,
+            acked: 0,
+            until: None,
+            resuming: false,
+        }
+    }
+
+    /// Whether messages written now are kept for a replay.
+    fn keeping(&self) -> bool {
+        self.announced && !self.spent
+    }
+
+    /// The number of the oldest kept message, minus one (what an `ack` may not go below).
+    fn floor(&self) -> u64 {
+        self.sent.saturating_sub(self.kept.len() as u64)
+    }
+
+    /// Drops the kept messages up to number `n`; `false` when `n` is out of range.
+    fn trim(&mut self, n: u64) -> bool {
+        if n < self.floor() || n > self.sent {
+            return false;
+        }
+        let drop = (n - self.floor()) as usize;
+        self.kept.drain(..drop.min(self.kept.len()));
+        true
+    }
 }
 
 /// Seed used when the configured one is zero (xorshift64 must not start at zero).
@@ -230,9 +306,11 @@ pub struct Tunnel<P, D> {
     online: bool,
     /// xorshift64 state for the backoff jitter.
     rng: u64,
+    /// The resume extension.
+    resume: Resume<P>,
 }
 
-impl<P, D> Tunnel<P, D> {
+impl<P: Clone, D> Tunnel<P, D> {
     /// A closed tunnel.
     pub fn new(config: TunnelConfig) -> Self {
         let rng = if config.seed == 0 { FALLBACK_SEED } else { config.seed };
@@ -256,6 +334,7 @@ impl<P, D> Tunnel<P, D> {
             failed_tries: 0,
             online: true,
             rng,
+            resume: Resume::new(),
         }
     }
 
@@ -309,6 +388,9 @@ impl<P, D> Tunnel<P, D> {
             if let Some(conn) = self.conn {
                 self.push(Output::Send { conn, frame: Outbound::Close });
             }
+        } else {
+            // Kept messages of a lost socket may not have arrived: reported with the queue.
+            self.abandon_resume();
         }
         self.shut_down();
         self.report_unsent();
@@ -320,9 +402,7 @@ impl<P, D> Tunnel<P, D> {
         // No timer depends on the time of this input.
         let _ = now;
         match (self.status, self.conn) {
-            (TunnelStatus::Active, Some(conn)) => {
-                self.push(Output::Send { conn, frame: Outbound::Packet(packet) });
-            }
+            (TunnelStatus::Active, Some(conn)) => self.send_packet(conn, packet),
             _ if self.queue.len() >= self.config.max_queue => {
                 self.push_event(Event::Overflow(packet));
             }
@@ -345,7 +425,8 @@ impl<P, D> Tunnel<P, D> {
                 self.conn = Some(conn);
                 self.socket_url = Some(url.clone());
                 self.open_at = Some(now.saturating_add(self.config.open_timeout.max(1)));
-                self.push(Output::Connect { conn, url });
+                self.resume.resuming = false;
+                self.push(Output::Connect { conn, url, resume: false });
             }
             (TunnelStatus::Connecting, Err(detail)) => {
                 self.fail_first(TunnelError::ConnectService, detail);
@@ -366,10 +447,32 @@ impl<P, D> Tunnel<P, D> {
             TunnelStatus::Reconnecting => Event::Reconnect,
             TunnelStatus::Active | TunnelStatus::Closed => return,
         };
+        if self.resume.resuming {
+            // A resume socket: `resume:<n>:<token>` first, then wait for `resumed`
+            // (within the open deadline) before anything else is written.
+            if let Some(token) = &self.resume.token {
+                let text = frame::encode_with_token(frame::RESUME, self.resume.received, token);
+                self.open_at = Some(now.saturating_add(self.config.open_timeout.max(1)));
+                self.push(Output::Send { conn, frame: Outbound::Control(text) });
+                return;
+            }
+        }
+        // A new tunnel: messages kept from an earlier stream go first, then the announce.
+        self.abandon_resume();
+        if self.config.resume {
+            self.resume.announced = true;
+            self.push(Output::Send { conn, frame: Outbound::Control(frame::RESUMABLE_V1.to_owned()) });
+        }
+        self.activate(now, conn, event);
+    }
+
+    /// The socket of `conn` is open and may carry messages: flush the queue, emit `event`,
+    /// start the heartbeat.
+    fn activate(&mut self, now: Millis, conn: ConnId, event: Event<P, D>) {
         self.status = TunnelStatus::Active;
         self.open_at = None;
         while let Some(packet) = self.queue.pop_front() {
-            self.push(Output::Send { conn, frame: Outbound::Packet(packet) });
+            self.send_packet(conn, packet);
         }
         self.requeue_at = 0;
         self.push_event(event);
@@ -382,11 +485,53 @@ impl<P, D> Tunnel<P, D> {
     /// A frame arrived on `conn` (message frames are dispatched by the driver; the core
     /// handles `pong`, `timeout:N` and `close`).
     pub fn handle_frame(&mut self, now: Millis, conn: ConnId, frame: Frame<'_>) {
-        if !self.is_current(conn) || self.status != TunnelStatus::Active {
+        if !self.is_current(conn) {
+            return;
+        }
+        if self.resume.resuming {
+            match frame {
+                Frame::Resumed(m) if self.status == TunnelStatus::Reconnecting && self.resume.trim(m) => {
+                    self.resume.resuming = false;
+                    self.resume.until = None;
+                    self.resume.acked = self.resume.received;
+                    // The service lacks the kept messages above `m`: written again, in order.
+                    let replay: Vec<P> = self.resume.kept.iter().cloned().collect();
+                    for packet in replay {
+                        self.push(Output::Send { conn, frame: Outbound::Packet(packet) });
+                    }
+                    self.activate(now, conn, Event::Reconnect);
+                }
+                // Refused, a count the client cannot meet, or the tunnel ended: a new tunnel.
+                Frame::Resumed(_) | Frame::ResumeRefused | Frame::Close => self.refused(),
+                _ => {}
+            }
+            return;
+        }
+        if self.status != TunnelStatus::Active {
             return;
         }
         match frame {
-            Frame::Pong => self.pong_at = None,
+            Frame::Pong => {
+                self.pong_at = None;
+                if self.resume.announced && self.resume.token.is_none() {
+                    // The service answered a ping sent after the announce, and not the
+                    // announce: it does not know the extension.
+                    self.resume.spent = true;
+                    self.resume.kept.clear();
+                }
+            }
+            Frame::ResumeToken { grace_ms, token } => {
+                if self.resume.keeping() && self.resume.token.is_none() {
+                    self.resume.token = Some(token.to_owned());
+                    self.resume.grace = grace_ms;
+                }
+            }
+            Frame::Ack(n) => {
+                if self.resume.token.is_some() {
+                    // An ack out of range (a confused service) is ignored.
+                    let _ = self.resume.trim(n);
+                }
+            }
             Frame::Timeout(Some(ms)) => {
                 self.interval = ms.max(1);
                 self.ping(now);
@@ -398,9 +543,29 @@ impl<P, D> Tunnel<P, D> {
                 self.report_unsent();
                 self.push_event(Event::Close);
             }
-            Frame::Timeout(None) | Frame::Message(_) | Frame::Ping | Frame::Unknown(_) => {}
-            _ => {}
+            Frame::Timeout(None)
+            | Frame::Message(_)
+            | Frame::Ping
+            | Frame::Unknown(_)
+            | Frame::Resumable(_)
+            | Frame::Resume { .. }
+            | Frame::Resumed(_)
+            | Frame::ResumeRefused => {}
         }
+    }
+
+    /// A message frame arrived on the live connection (counted for the resume extension);
+    /// `true` when that added an output (an `ack`).
+    pub fn handle_message(&mut self) -> bool {
+        if self.resume.token.is_none() || self.status != TunnelStatus::Active {
+            return false;
+        }
+        self.resume.received = self.resume.received.saturating_add(1);
+        if self.resume.received - self.resume.acked >= ACK_EVERY {
+            self.send_ack();
+            return true;
+        }
+        false
     }
 
     /// The socket of `conn` closed.
@@ -415,29 +580,30 @@ impl<P, D> Tunnel<P, D> {
 
     /// Sending `packet` on `conn` failed: requeue it (front) and reconnect.
     pub fn handle_send_failed(&mut self, now: Millis, conn: ConnId, packet: P) {
+        // A kept packet is replayed after a resume, or requeued for a new tunnel.
+        let kept = self.resume.keeping();
         match (self.status, self.conn) {
             (TunnelStatus::Closed, _) => self.push_event(Event::Unsent(vec![packet])),
             (TunnelStatus::Active, Some(current)) if current == conn => {
-                self.requeue(packet);
+                if !kept {
+                    self.requeue(packet);
+                }
                 self.start_reconnect(now);
             }
+            _ if kept => {}
             // A late failure of an old socket while a newer one is open: resend at once
             // rather than leave the packet queued until the next reconnect.
-            (TunnelStatus::Active, Some(current)) => {
-                self.push(Output::Send { conn: current, frame: Outbound::Packet(packet) });
-            }
+            (TunnelStatus::Active, Some(current)) => self.send_packet(current, packet),
             _ => self.requeue(packet),
         }
     }
 
     /// `wx.onNetworkStatusChange`: offline pauses reconnect tries, online resumes at once.
     pub fn handle_network(&mut self, now: Millis, online: bool) {
-        // No timer depends on the time of this input.
-        let _ = now;
         self.online = online;
         if online && self.status == TunnelStatus::Reconnecting && self.retry_at.is_some() {
             self.retry_at = None;
-            self.request_url();
+            self.start_try(now);
         }
     }
 
@@ -460,7 +626,7 @@ impl<P, D> Tunnel<P, D> {
         if self.retry_at.is_some_and(|t| t <= now) {
             self.retry_at = None;
             if self.online {
-                self.request_url();
+                self.start_try(now);
             } else {
                 // Offline: the try waits (re-armed, not counted) until `online` or later.
                 self.schedule_try(now);
@@ -477,7 +643,7 @@ impl<P, D> Tunnel<P, D> {
     /// may send there itself instead of calling `emit`, with the same effect.
     pub fn active_conn(&self) -> Option<ConnId> {
         match (self.status, self.conn) {
-            (TunnelStatus::Active, Some(conn)) if self.queue.is_empty() => Some(conn),
+            (TunnelStatus::Active, Some(conn)) if self.queue.is_empty() && !self.resume.keeping() => Some(conn),
             _ => None,
         }
     }
@@ -510,8 +676,77 @@ impl<P, D> Tunnel<P, D> {
         }
     }
 
+    /// Writes a user packet on `conn`, numbered and kept while the stream keeps them.
+    fn send_packet(&mut self, conn: ConnId, packet: P) {
+        let r = &mut self.resume;
+        if r.keeping() {
+            r.sent = r.sent.saturating_add(1);
+            if r.kept.len() >= self.config.max_unacked {
+                // Over the bound: no replay possible any more on this stream.
+                r.spent = true;
+                r.kept.clear();
+            } else {
+                r.kept.push_back(packet.clone());
+            }
+        }
+        self.push(Output::Send { conn, frame: Outbound::Packet(packet) });
+    }
+
+    /// Writes `ack:<n>` for the messages received of the service's stream.
+    fn send_ack(&mut self) {
+        if let Some(conn) = self.conn {
+            self.resume.acked = self.resume.received;
+            let text = frame::encode_count(frame::ACK, self.resume.received);
+            self.push(Output::Send { conn, frame: Outbound::Control(text) });
+        }
+    }
+
+    /// Starts a reconnect try: a resume socket while the tunnel may resume, else a
+    /// tunnel-URL request (docs/RESUME.md rule 3).
+    fn start_try(&mut self, now: Millis) {
+        let r = &self.resume;
+        let resumable = r.token.is_some() && !r.spent && r.until.is_some_and(|until| now < until);
+        match self.socket_url.as_deref().filter(|_| resumable) {
+            Some(url) => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                let mut url = String::from(url);
+                url.push(sep);
+                url.push_str(frame::RESUME);
+                self.close_conn();
+                self.last_conn = self.last_conn.wrapping_add(1);
+                let conn = ConnId(self.last_conn);
+                self.conn = Some(conn);
+                self.resume.resuming = true;
+                self.open_at = Some(now.saturating_add(self.config.open_timeout.max(1)));
+                self.push(Output::Connect { conn, url, resume: true });
+            }
+            None => self.request_url(),
+        }
+    }
+
+    /// The service refused the resume: a new tunnel at once (not a failed try).
+    fn refused(&mut self) {
+        self.close_conn();
+        self.abandon_resume();
+        self.request_url();
+    }
+
+    /// Ends the resume state: kept messages go in front of the queue (written again on a
+    /// new tunnel, or reported), and the next socket starts a new stream.
+    fn abandon_resume(&mut self) {
+        let kept = std::mem::take(&mut self.resume.kept);
+        self.requeue_at = self.requeue_at.saturating_add(kept.len());
+        for packet in kept.into_iter().rev() {
+            self.queue.push_front(packet);
+        }
+        self.resume = Resume::new();
+    }
+
     /// Sends `ping` and arms the pong deadline and the next ping.
     fn ping(&mut self, now: Millis) {
+        if self.resume.token.is_some() && self.resume.received != self.resume.acked {
+            self.send_ack();
+        }
         if let Some(conn) = self.conn {
             self.push(Output::Send { conn, frame: Outbound::Ping });
         }
@@ -538,6 +773,7 @@ impl<P, D> Tunnel<P, D> {
         self.retry_at = None;
         self.failed_tries = 0;
         self.status = TunnelStatus::Closed;
+        self.resume = Resume::new();
     }
 
     /// Reports every queued packet as unsent (nothing when the queue is empty).
@@ -572,6 +808,8 @@ impl<P, D> Tunnel<P, D> {
 
     /// Starts a reconnect sequence from Active.
     fn start_reconnect(&mut self, now: Millis) {
+        let r = &mut self.resume;
+        r.until = (r.token.is_some() && !r.spent).then(|| now.saturating_add(r.grace));
         self.status = TunnelStatus::Reconnecting;
         self.push_event(Event::Reconnecting);
         self.close_conn();
@@ -608,6 +846,7 @@ impl<P, D> Tunnel<P, D> {
 
     /// Reconnecting failed for good: closed, `close`, then `error` 2001.
     fn give_up(&mut self, detail: Option<D>) {
+        self.abandon_resume();
         self.shut_down();
         self.report_unsent();
         self.push_event(Event::Close);

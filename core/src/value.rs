@@ -39,6 +39,8 @@ pub enum Field {
     magic,
     /// `maxQueue` (tunnel option).
     maxQueue,
+    /// `maxUnacked` (tunnel option: messages kept for a resume).
+    maxUnacked,
     /// `maxReconnectTryTimes` (tunnel option, from `Tunnel.MAX_RECONNECT_TRY_TIMES`).
     maxReconnectTryTimes,
     /// `message`.
@@ -49,6 +51,8 @@ pub enum Field {
     openTimeout,
     /// `reconnectTimeIncrease` (tunnel option, from `Tunnel.RECONNECT_TIME_INCREASE`).
     reconnectTimeIncrease,
+    /// `resume` (tunnel option: announce the resume extension).
+    resume,
     /// `seed` (tunnel option: jitter seed).
     seed,
     /// `session` (v1 login body).
@@ -71,7 +75,7 @@ pub enum Field {
 
 impl Field {
     /// Every field, for hosts that cache the names.
-    pub const ALL: [Field; 30] = [
+    pub const ALL: [Field; 32] = [
         Field::backoff,
         Field::backoffCap,
         Field::code,
@@ -88,11 +92,13 @@ impl Field {
         Field::loginUrl,
         Field::magic,
         Field::maxQueue,
+        Field::maxUnacked,
         Field::maxReconnectTryTimes,
         Field::message,
         Field::method,
         Field::openTimeout,
         Field::reconnectTimeIncrease,
+        Field::resume,
         Field::seed,
         Field::session,
         Field::skey,
@@ -123,6 +129,8 @@ impl Field {
             Field::loginUrl => "loginUrl",
             Field::magic => crate::session::MAGIC_ID,
             Field::maxQueue => "maxQueue",
+            Field::maxUnacked => "maxUnacked",
+            Field::resume => "resume",
             Field::maxReconnectTryTimes => "maxReconnectTryTimes",
             Field::message => "message",
             Field::method => "method",

@@ -172,7 +172,7 @@ impl TunnelHarness {
     /// Takes the outputs and asserts they are exactly one `Connect` to `url_for(attempt)`.
     pub fn expect_connect(&mut self, attempt: u32) -> ConnId {
         match self.take().as_slice() {
-            [Output::Connect { conn, url }] if *url == url_for(attempt) => *conn,
+            [Output::Connect { conn, url, .. }] if *url == url_for(attempt) => *conn,
             other => panic!("expected Connect to {}, got {other:?}", url_for(attempt)),
         }
     }
@@ -235,7 +235,7 @@ pub fn request_url(attempt: u32) -> Out {
 
 /// `Output::Connect` of `conn` to `url_for(attempt)`.
 pub fn connect(conn: ConnId, attempt: u32) -> Out {
-    Output::Connect { conn, url: url_for(attempt) }
+    Output::Connect { conn, url: url_for(attempt), resume: false }
 }
 
 /// An `error` event.
@@ -251,4 +251,24 @@ pub fn unsent(packets: &[&str]) -> Out {
 /// An `Overflow` event for `p`.
 pub fn overflow(p: &str) -> Out {
     event(Event::Overflow(p.to_string()))
+}
+
+/// `Output::Send` of the extension frame `text` on `conn`.
+pub fn control(conn: ConnId, text: &str) -> Out {
+    Output::Send { conn, frame: Outbound::Control(text.to_string()) }
+}
+
+/// A config with the resume extension on (and linear 1 s backoff, 5 tries).
+pub fn resumable() -> TunnelConfig {
+    TunnelConfig { resume: true, ..TunnelConfig::default() }
+}
+
+impl TunnelHarness {
+    /// `n` message frames arrive on the live connection (counted by the tunnel).
+    pub fn messages_in(&mut self, n: u64) {
+        for _ in 0..n {
+            self.tunnel.handle_message();
+        }
+        self.drain();
+    }
 }
