@@ -102,6 +102,13 @@ pub struct Args {
     /// Seconds a shutdown waits for close callbacks [default: 10].
     #[arg(long, env = "WAFER_SHUTDOWN_GRACE", value_name = "SECONDS")]
     pub shutdown_grace: Option<u64>,
+    /// Seconds a resumable tunnel waits for its client after losing its socket
+    /// (docs/RESUME.md; 0 = the resume extension off) [default: 30].
+    #[arg(long, env = "WAFER_RESUME_GRACE", value_name = "SECONDS")]
+    pub resume_grace: Option<u64>,
+    /// Messages kept per resumable tunnel until the client acknowledges them [default: 1024].
+    #[arg(long, env = "WAFER_RESUME_MAX_UNACKED", value_name = "N")]
+    pub resume_max_unacked: Option<usize>,
     /// Log filter (tracing's EnvFilter syntax, e.g. `info` or `wafer_services=debug`)
     /// [default: info].
     #[arg(long, env = "WAFER_LOG", value_name = "FILTER")]
@@ -138,6 +145,8 @@ struct FileConfig {
     callback_max_backoff_ms: Option<u64>,
     http_timeout_ms: Option<u64>,
     shutdown_grace: Option<u64>,
+    resume_grace: Option<u64>,
+    resume_max_unacked: Option<usize>,
     log: Option<String>,
 }
 
@@ -214,6 +223,10 @@ pub struct Settings {
     pub http_timeout: Duration,
     /// How long a shutdown waits for close callbacks.
     pub shutdown_grace: Duration,
+    /// Grace period of a resumable tunnel after a loss, in seconds (0 = extension off).
+    pub resume_grace: u64,
+    /// Messages kept per resumable tunnel until acknowledged.
+    pub resume_max_unacked: usize,
     /// Log filter.
     pub log: String,
 }
@@ -243,6 +256,8 @@ impl Default for Settings {
             backoff: Backoff::default(),
             http_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(10),
+            resume_grace: 30,
+            resume_max_unacked: 1024,
             log: "info".into(),
         }
     }
@@ -400,6 +415,16 @@ impl Settings {
             return Err("--http-timeout-ms: must be positive".into());
         }
         s.http_timeout = millis(args.http_timeout_ms.or(file.http_timeout_ms), "http-timeout-ms", s.http_timeout)?;
+        if let Some(g) = args.resume_grace.or(file.resume_grace) {
+            if g > 3600 {
+                return Err(format!("--resume-grace: at most 3600 seconds, got {g}"));
+            }
+            s.resume_grace = g;
+        }
+        s.resume_max_unacked = match args.resume_max_unacked.or(file.resume_max_unacked) {
+            Some(n) if n > 1_000_000 => return Err(format!("--resume-max-unacked: at most 1000000, got {n}")),
+            v => positive(v, "resume-max-unacked", s.resume_max_unacked)?,
+        };
         if let Some(log) = args.log.or(file.log) {
             s.log = log;
         }
@@ -464,6 +489,9 @@ mod tests {
         assert_eq!(s.apps[&crate::sign::tc_id("app.example.com")].callback_origin, "https://app.example.com");
         assert_eq!(s.heartbeat, 5);
         assert!(s.wechat.is_none() && s.tunnel);
+        assert_eq!((s.resume_grace, s.resume_max_unacked), (30, 1024));
+        let s = parse(&["--app", "h=k", "--resume-grace", "0", "--resume-max-unacked", "8"]).unwrap();
+        assert_eq!((s.resume_grace, s.resume_max_unacked), (0, 8));
     }
 
     #[test]
@@ -473,7 +501,7 @@ mod tests {
         let path = dir.join("c.toml");
         std::fs::write(
             &path,
-            "listen = \"127.0.0.1:9\"\napp = [\"a.example=k\"]\nheartbeat = 7\nwechat-appid = \"wx1\"\nwechat-secret = \"s\"\nmax-frame = 100\n",
+            "listen = \"127.0.0.1:9\"\napp = [\"a.example=k\"]\nheartbeat = 7\nwechat-appid = \"wx1\"\nwechat-secret = \"s\"\nmax-frame = 100\nresume-grace = 12\n",
         )
         .unwrap();
         let p = path.to_str().unwrap();
@@ -481,6 +509,7 @@ mod tests {
         assert_eq!(s.listen.port(), 9);
         assert_eq!(s.heartbeat, 9);
         assert_eq!(s.limits.max_frame, 100);
+        assert_eq!(s.resume_grace, 12);
         assert_eq!(s.wechat.as_ref().unwrap().appid, "wx1");
         std::fs::write(&path, "lisen = \"x\"\n").unwrap();
         assert!(parse(&["--config", p]).unwrap_err().contains("unknown field"));
@@ -508,6 +537,8 @@ mod tests {
             .unwrap_err()
             .contains("at most"));
         assert!(parse(&["--app", "h=k", "--shutdown-grace", "99999999"]).unwrap_err().contains("at most"));
+        assert!(parse(&["--app", "h=k", "--resume-grace", "99999999"]).unwrap_err().contains("at most"));
+        assert!(parse(&["--app", "h=k", "--resume-max-unacked", "0"]).unwrap_err().contains("positive"));
         assert!(parse(&["--app", "h=k", "--login-duration", "99999999999"]).unwrap_err().contains("at most"));
         let e = parse(&["--app", "h=k", "--store", "redis//:hunter2@h:1"]).unwrap_err();
         assert!(e.contains("--store") && !e.contains("hunter2"), "{e}");

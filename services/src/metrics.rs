@@ -14,6 +14,16 @@ pub struct Metrics {
     pub tunnels_open: AtomicI64,
     /// Issued ids that expired unconnected.
     pub tunnels_expired: AtomicU64,
+    /// Resumable tunnels waiting for their client (in their grace period) now.
+    pub tunnels_in_grace: AtomicI64,
+    /// Resume tokens issued (tunnels made resumable).
+    pub resume_tokens: AtomicU64,
+    /// Resume sockets accepted.
+    pub resumes_accepted: AtomicU64,
+    /// Resume sockets refused.
+    pub resumes_refused: AtomicU64,
+    /// Grace periods that ended without a resume.
+    pub grace_expired: AtomicU64,
     /// Client sockets connected now (upgraded, not yet closed).
     pub sockets: AtomicI64,
     /// Frames received from clients.
@@ -90,6 +100,36 @@ impl Metrics {
             "counter",
             "Issued tunnel ids that expired before a socket connected.",
             self.tunnels_expired.load(Relaxed).to_string(),
+        );
+        one(
+            "wafer_tunnels_in_grace",
+            "gauge",
+            "Resumable tunnels whose socket was lost, waiting for a resume.",
+            self.tunnels_in_grace.load(Relaxed).to_string(),
+        );
+        one(
+            "wafer_resume_tokens_total",
+            "counter",
+            "Resume tokens issued (tunnels made resumable).",
+            self.resume_tokens.load(Relaxed).to_string(),
+        );
+        one(
+            "wafer_resumes_accepted_total",
+            "counter",
+            "Resume sockets accepted.",
+            self.resumes_accepted.load(Relaxed).to_string(),
+        );
+        one(
+            "wafer_resumes_refused_total",
+            "counter",
+            "Resume sockets refused (unknown or ended tunnel, wrong token, counts not met, no resume frame).",
+            self.resumes_refused.load(Relaxed).to_string(),
+        );
+        one(
+            "wafer_resume_grace_expired_total",
+            "counter",
+            "Grace periods that ended without a resume (the tunnel closed).",
+            self.grace_expired.load(Relaxed).to_string(),
         );
         one("wafer_sockets", "gauge", "Client WebSocket connections.", self.sockets.load(Relaxed).to_string());
         one(

@@ -10,7 +10,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Utf8Bytes, WebSocketUpgrade};
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -481,9 +481,15 @@ async fn push(State(s): State<Arc<AppState>>, body: Result<Bytes, BytesRejection
     Json(json!({"code": 0, "message": "OK", "data": {"invalidTunnelIds": invalid}})).into_response()
 }
 
+/// Whether a socket URL's query asks for a resume (`?resume`, `&resume`, docs/RESUME.md).
+fn wants_resume(query: Option<&str>) -> bool {
+    query.is_some_and(|q| q.split('&').any(|p| p == "resume" || p.starts_with("resume=")))
+}
+
 async fn socket(
     State(s): State<Arc<AppState>>,
     Path(id): Path<String>,
+    RawQuery(query): RawQuery,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let Some(hub) = s.hub.clone() else { return StatusCode::NOT_FOUND.into_response() };
@@ -494,6 +500,15 @@ async fn socket(
                 .into_response()
         }
     };
+    let max = s.settings.limits.max_frame;
+    let ws = ws.max_message_size(max).max_frame_size(max).read_buffer_size(1024).write_buffer_size(0);
+    let ws = ws.max_write_buffer_size(1 << 20);
+    if wants_resume(query.as_deref()) {
+        // Any id: the answer (`resumed` or `resume-refused`) is given on the socket. A node
+        // that does not hold the tunnel refuses (the client then reconnects fully).
+        let key = parse_id(&id);
+        return ws.on_upgrade(move |socket| hub.run_resume(key, socket));
+    }
     let Some(key) = parse_id(&id) else {
         return (StatusCode::NOT_FOUND, Json(json!({"code": 404, "message": "unknown tunnel"}))).into_response();
     };
@@ -525,20 +540,14 @@ async fn socket(
                 .into_response()
         }
     };
-    let max = s.settings.limits.max_frame;
     let failed_hub = hub.clone();
-    ws.max_message_size(max)
-        .max_frame_size(max)
-        .read_buffer_size(1024)
-        .write_buffer_size(0)
-        .max_write_buffer_size(1 << 20)
-        .on_failed_upgrade(move |_| {
-            failed_hub.close(key, crate::tunnel::CloseReason::SocketLost);
-        })
-        .on_upgrade(move |socket| {
-            tracing::debug!(tunnel = %format_id(key), "socket open");
-            hub.run_socket(key, socket, outbox)
-        })
+    ws.on_failed_upgrade(move |_| {
+        failed_hub.close(key, crate::tunnel::CloseReason::SocketLost);
+    })
+    .on_upgrade(move |socket| {
+        tracing::debug!(tunnel = %format_id(key), "socket open");
+        hub.run_socket(key, socket, outbox)
+    })
 }
 
 async fn mina_auth(State(s): State<Arc<AppState>>, body: Result<Bytes, BytesRejection>) -> Response {
@@ -555,7 +564,17 @@ async fn mina_auth(State(s): State<Arc<AppState>>, body: Result<Bytes, BytesReje
 
 #[cfg(test)]
 mod tests {
-    use super::callback_url;
+    use super::{callback_url, wants_resume};
+
+    #[test]
+    fn resume_sockets_are_named_by_a_query_parameter() {
+        assert!(wants_resume(Some("resume")));
+        assert!(wants_resume(Some("a=1&resume")));
+        assert!(wants_resume(Some("resume=1&a=2")));
+        assert!(!wants_resume(None));
+        assert!(!wants_resume(Some("")));
+        assert!(!wants_resume(Some("resumed&x=resume")));
+    }
 
     #[test]
     fn callbacks_go_only_where_the_tc_id_names() {

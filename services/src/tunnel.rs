@@ -5,7 +5,7 @@
 //! await. Each open tunnel has one socket task; callbacks of a tunnel are delivered by a
 //! task spawned when its queue stops being empty and ending when it is empty again.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -18,12 +18,18 @@ use wafer_core::frame::{self, Frame};
 
 use crate::config::{AppConfig, Settings};
 use crate::metrics::Metrics;
-use crate::sign::{random_id, signature};
+use crate::sign::{random_id, secret_eq, signature};
 use crate::timing::{Callback, CallbackQueue, Heartbeat, IdExpiry, Next, Outcome, QueueFull, RateLimit};
 
 /// Frames waiting to be written to one socket; a push to a full one closes the tunnel
 /// (a client that does not read is dropped rather than buffered without bound).
 const OUTBOX: usize = 256;
+
+/// How long a resume socket may take to send its `resume:<n>:<token>` frame.
+pub const RESUME_WAIT: Duration = Duration::from_secs(10);
+
+/// A side acknowledges after this many messages since its last `ack` (docs/RESUME.md).
+const ACK_EVERY: u64 = 32;
 
 /// WebSocket close code: normal closure (the client sent `close`).
 pub const CLOSE_NORMAL: u16 = 1000;
@@ -56,6 +62,8 @@ enum State {
     Issued,
     /// Its socket is open; frames for it go through the sender.
     Open(mpsc::Sender<Utf8Bytes>),
+    /// Resumable, its socket lost: waiting for a resume until its grace period ends.
+    Grace,
     /// Ended; kept while callbacks are pending.
     Closed,
 }
@@ -66,6 +74,49 @@ struct Tunnel {
     callback_url: Arc<reqwest::Url>,
     state: State,
     queue: CallbackQueue,
+    /// The number of the socket serving it: frames and ends of an older socket (replaced
+    /// by a resume) change nothing.
+    socket: u64,
+    /// The resume extension's state, once the client announced it and got a token.
+    resume: Option<Box<Resumable>>,
+}
+
+/// The service's side of a resumable tunnel (docs/RESUME.md).
+struct Resumable {
+    /// Proves the client's right to resume (never logged).
+    token: String,
+    /// Messages written to the client's stream: the number of the last one.
+    written: u64,
+    /// The messages not acknowledged yet, numbered `written - kept.len() + 1 ..= written`.
+    kept: VecDeque<Utf8Bytes>,
+    /// Client messages received after the announce.
+    received: u64,
+}
+
+impl Resumable {
+    /// Numbers and keeps a message written to the client; `false` (nothing changed) when
+    /// `max` are kept already.
+    fn keep(&mut self, text: &Utf8Bytes, max: usize) -> bool {
+        if self.kept.len() >= max {
+            return false;
+        }
+        self.written += 1;
+        self.kept.push_back(text.clone());
+        true
+    }
+
+    /// The number before the first kept message (what the client has at least received).
+    fn base(&self) -> u64 {
+        self.written.saturating_sub(self.kept.len() as u64)
+    }
+
+    /// Drops the kept messages up to `n` (an `ack:<n>`); a count above `written` is ignored.
+    fn ack(&mut self, n: u64) {
+        if n <= self.written {
+            let drop = usize::try_from(n.saturating_sub(self.base())).unwrap_or(usize::MAX).min(self.kept.len());
+            self.kept.drain(..drop);
+        }
+    }
 }
 
 #[derive(Default)]
@@ -75,6 +126,32 @@ struct Inner {
     per_app: HashMap<Arc<str>, usize>,
     expiry: IdExpiry<TunnelKey>,
     shutting_down: bool,
+    /// The number of the last socket given to a tunnel.
+    last_socket: u64,
+}
+
+/// The frames to write to one socket of a tunnel, and that socket's number.
+#[derive(Debug)]
+pub struct Outbox {
+    frames: mpsc::Receiver<Utf8Bytes>,
+    socket: u64,
+}
+
+/// An accepted resume: the new socket's outbox, then what it writes first.
+struct Resumed {
+    outbox: Outbox,
+    /// `resumed:<received>`.
+    received: u64,
+    /// The kept messages the client has not received, in order.
+    replay: Vec<Utf8Bytes>,
+}
+
+/// How a socket starts.
+enum Start {
+    /// The first socket of a tunnel: `timeout:N`, and the client may announce `resumable:1`.
+    Fresh,
+    /// A resume socket: `resumed:<m>` and the replay.
+    Resumed { received: u64, replay: Vec<Utf8Bytes> },
 }
 
 /// Why `/get/wsurl` refused to issue a tunnel.
@@ -118,6 +195,12 @@ pub enum CloseReason {
     SlowClient,
     /// The service is shutting down.
     Shutdown,
+    /// A resumable tunnel's grace period ended without a resume.
+    GraceExpired,
+    /// More messages than `resume-max-unacked` would be kept during a grace period.
+    UnackedOverflow,
+    /// Its socket was replaced by a resume socket (the tunnel goes on).
+    Replaced,
 }
 
 /// A change of a tunnel that a cluster registry mirrors (in order).
@@ -207,6 +290,8 @@ impl Hub {
             callback_url: Arc::new(url),
             state: State::Closed,
             queue,
+            socket: 0,
+            resume: None,
         };
         {
             let mut g = self.lock();
@@ -264,6 +349,8 @@ impl Hub {
                 callback_url: Arc::new(callback_url),
                 state: State::Issued,
                 queue: CallbackQueue::new(self.settings.limits.pending_callbacks),
+                socket: 0,
+                resume: None,
             },
         );
         g.expiry.schedule(now + self.settings.id_ttl, key);
@@ -274,17 +361,20 @@ impl Hub {
     }
 
     /// Claims an issued id for a socket (once); queues the `connect` callback.
-    pub fn claim(self: &Arc<Self>, key: TunnelKey) -> Result<mpsc::Receiver<Utf8Bytes>, ClaimError> {
+    pub fn claim(self: &Arc<Self>, key: TunnelKey) -> Result<Outbox, ClaimError> {
         let mut g = self.lock();
         if g.shutting_down {
             return Err(ClaimError::ShuttingDown);
         }
+        g.last_socket += 1;
+        let socket = g.last_socket;
         let t = g.tunnels.get_mut(&key).ok_or(ClaimError::Unknown)?;
         if !matches!(t.state, State::Issued) {
             return Err(ClaimError::Unknown);
         }
-        let (tx, rx) = mpsc::channel(OUTBOX);
+        let (tx, frames) = mpsc::channel(OUTBOX);
         t.state = State::Open(tx);
+        t.socket = socket;
         let spawn = t.queue.push(Callback::Connect).unwrap_or(false);
         drop(g);
         self.metrics.tunnels_open.fetch_add(1, Relaxed);
@@ -292,41 +382,173 @@ impl Hub {
         if spawn {
             tokio::spawn(self.clone().deliver(key));
         }
-        Ok(rx)
+        Ok(Outbox { frames, socket })
     }
 
-    /// Queues the `message` callback of a client frame.
-    pub fn client_message(self: &Arc<Self>, key: TunnelKey, content: &str) -> Result<(), QueueFull> {
+    /// Queues the `message` callback of a client frame read on socket `socket`; returns the
+    /// count of the client's stream when the tunnel is resumable. A frame of a socket that
+    /// no longer serves the tunnel is dropped.
+    fn client_message(self: &Arc<Self>, key: TunnelKey, socket: u64, content: &str) -> Result<Option<u64>, QueueFull> {
         let mut g = self.lock();
-        let Some(t) = g.tunnels.get_mut(&key) else { return Ok(()) };
-        if !matches!(t.state, State::Open(_)) {
-            return Ok(());
+        let Some(t) = g.tunnels.get_mut(&key) else { return Ok(None) };
+        if !matches!(t.state, State::Open(_)) || t.socket != socket {
+            return Ok(None);
         }
         let spawn = t.queue.push(Callback::Message(content.to_owned()))?;
+        let count = t.resume.as_mut().map(|r| {
+            r.received += 1;
+            r.received
+        });
         drop(g);
         if spawn {
             tokio::spawn(self.clone().deliver(key));
         }
-        Ok(())
+        Ok(count)
+    }
+
+    /// Answers `resumable:1`, the first frame of the tunnel's first socket: issues a token
+    /// and queues `resume-token:<grace>:<token>` before any numbered message. `false` when
+    /// the extension is off or the tunnel cannot be made resumable (nothing is sent).
+    fn make_resumable(&self, key: TunnelKey, socket: u64) -> bool {
+        let grace = self.settings.resume_grace;
+        if grace == 0 {
+            return false;
+        }
+        let Ok(token) = random_id() else { return false };
+        let mut g = self.lock();
+        let Some(t) = g.tunnels.get_mut(&key) else { return false };
+        let State::Open(tx) = &t.state else { return false };
+        if t.socket != socket || t.resume.is_some() {
+            return false;
+        }
+        // Through the outbox: the pushes numbered from now on are written after it.
+        if tx.try_send(Utf8Bytes::from(frame::encode_with_token(frame::RESUME_TOKEN, grace, &token))).is_err() {
+            return false;
+        }
+        t.resume = Some(Box::new(Resumable { token, written: 0, kept: VecDeque::new(), received: 0 }));
+        drop(g);
+        self.metrics.resume_tokens.fetch_add(1, Relaxed);
+        tracing::debug!(tunnel = %format_id(key), "tunnel resumable");
+        true
+    }
+
+    /// An `ack:<n>` from the client on socket `socket`.
+    fn ack(&self, key: TunnelKey, socket: u64, n: u64) {
+        let mut g = self.lock();
+        if let Some(r) = g.tunnels.get_mut(&key).filter(|t| t.socket == socket).and_then(|t| t.resume.as_mut()) {
+            r.ack(n);
+        }
+    }
+
+    /// Whether socket `socket` no longer serves the tunnel (a resume replaced it).
+    fn replaced(&self, key: TunnelKey, socket: u64) -> bool {
+        self.lock().tunnels.get(&key).is_some_and(|t| t.socket != socket)
+    }
+
+    /// A resume socket's `resume:<n>:<token>` for tunnel `key`: accepted when the tunnel is
+    /// open or in its grace period, `token` is its token and every message after `n` is
+    /// kept. The socket serving it until now, if any, is replaced (no callback). A refusal
+    /// changes nothing.
+    fn resume(&self, key: TunnelKey, n: u64, token: &str) -> Option<Resumed> {
+        let mut g = self.lock();
+        if g.shutting_down {
+            return None;
+        }
+        let socket = g.last_socket + 1;
+        let t = g.tunnels.get_mut(&key)?;
+        if !matches!(t.state, State::Open(_) | State::Grace) {
+            return None;
+        }
+        let r = t.resume.as_mut()?;
+        if !secret_eq(&r.token, token) || n < r.base() || n > r.written {
+            return None;
+        }
+        r.ack(n);
+        let replay: Vec<Utf8Bytes> = r.kept.iter().cloned().collect();
+        let received = r.received;
+        let (tx, frames) = mpsc::channel(OUTBOX);
+        let was_grace = matches!(t.state, State::Grace);
+        // Dropping the old sender ends the old socket (it finds itself replaced).
+        t.state = State::Open(tx);
+        t.socket = socket;
+        g.last_socket = socket;
+        drop(g);
+        if was_grace {
+            self.metrics.tunnels_in_grace.fetch_sub(1, Relaxed);
+            self.metrics.tunnels_open.fetch_add(1, Relaxed);
+        }
+        tracing::debug!(tunnel = %format_id(key), replayed = replay.len(), was_grace, "tunnel resumed");
+        Some(Resumed { outbox: Outbox { frames, socket }, received, replay })
+    }
+
+    /// Socket `socket` of a tunnel ended for `reason`: a resumable tunnel that lost it
+    /// enters its grace period, any other ends. Nothing happens when it was replaced.
+    fn socket_ended(self: &Arc<Self>, key: TunnelKey, socket: u64, reason: CloseReason) {
+        let grace = self.settings.resume_grace;
+        let lost = matches!(reason, CloseReason::SocketLost | CloseReason::Heartbeat);
+        let entered = {
+            let mut g = self.lock();
+            let shutting_down = g.shutting_down;
+            match g.tunnels.get_mut(&key) {
+                Some(t)
+                    if lost
+                        && grace > 0
+                        && !shutting_down
+                        && t.socket == socket
+                        && t.resume.is_some()
+                        && matches!(t.state, State::Open(_)) =>
+                {
+                    t.state = State::Grace;
+                    true
+                }
+                _ => false,
+            }
+        };
+        if !entered {
+            self.close_if(key, reason, |t| t.socket == socket);
+            return;
+        }
+        self.metrics.tunnels_open.fetch_sub(1, Relaxed);
+        self.metrics.tunnels_in_grace.fetch_add(1, Relaxed);
+        tracing::debug!(tunnel = %format_id(key), ?reason, grace_s = grace, "socket lost: tunnel in its grace period");
+        let hub = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(grace)).await;
+            // Still the same grace period (no resume since), then it ends.
+            if hub.close_if(key, CloseReason::GraceExpired, |t| t.socket == socket && matches!(t.state, State::Grace)) {
+                hub.metrics.grace_expired.fetch_add(1, Relaxed);
+            }
+        });
     }
 
     /// Ends a tunnel (idempotent): its socket gets `close` and the business server one
     /// `close` callback. Returns whether this call ended it.
     pub fn close(self: &Arc<Self>, key: TunnelKey, reason: CloseReason) -> bool {
+        self.close_if(key, reason, |_| true)
+    }
+
+    /// [`Hub::close`] when `cond` holds for the tunnel (checked under the same lock).
+    fn close_if(self: &Arc<Self>, key: TunnelKey, reason: CloseReason, cond: impl FnOnce(&Tunnel) -> bool) -> bool {
         let mut g = self.lock();
         let Some(t) = g.tunnels.get_mut(&key) else { return false };
-        if !matches!(t.state, State::Open(_)) {
+        if !matches!(t.state, State::Open(_) | State::Grace) || !cond(t) {
             return false;
         }
+        let was_grace = matches!(t.state, State::Grace);
         // Dropping the sender ends the socket task after it wrote what was queued.
         t.state = State::Closed;
+        t.resume = None;
         let spawn = t.queue.push(Callback::Close).unwrap_or(false);
         let tc = t.tc_id.clone();
         if let Some(n) = g.per_app.get_mut(&tc) {
             *n = n.saturating_sub(1);
         }
         drop(g);
-        self.metrics.tunnels_open.fetch_sub(1, Relaxed);
+        if was_grace {
+            self.metrics.tunnels_in_grace.fetch_sub(1, Relaxed);
+        } else {
+            self.metrics.tunnels_open.fetch_sub(1, Relaxed);
+        }
         self.emit(TunnelEvent::Closed(key));
         tracing::debug!(tunnel = %format_id(key), ?reason, "tunnel closed");
         if spawn {
@@ -336,32 +558,46 @@ impl Hub {
     }
 
     /// Sends `text` to each open tunnel of `tc_id` in `ids`, or closes them when `close`.
-    /// Returns the ids that are unknown, another app's, or not open.
+    /// A resumable tunnel numbers and keeps the message (in the order written), also in
+    /// its grace period. Returns the ids that are unknown, another app's, or not open.
     pub fn push(self: &Arc<Self>, tc_id: &str, ids: &[String], text: Option<&Utf8Bytes>) -> Vec<String> {
+        let max = self.settings.resume_max_unacked;
         let mut invalid = Vec::new();
         let mut to_close = Vec::new();
         {
-            let g = self.lock();
+            let mut g = self.lock();
             for id in ids {
-                let open =
-                    parse_id(id).and_then(|k| g.tunnels.get(&k).map(|t| (k, t))).and_then(|(k, t)| match &t.state {
-                        State::Open(tx) if &*t.tc_id == tc_id => Some((k, tx)),
-                        _ => None,
-                    });
-                let Some((key, tx)) = open else {
+                let found = parse_id(id)
+                    .and_then(|k| g.tunnels.get_mut(&k).map(|t| (k, t)))
+                    .filter(|(_, t)| &*t.tc_id == tc_id);
+                let Some((key, t)) = found else {
                     invalid.push(id.clone());
                     continue;
                 };
-                match text {
-                    Some(text) => match tx.try_send(text.clone()) {
-                        Ok(()) => {}
-                        Err(TrySendError::Full(_)) => {
-                            invalid.push(id.clone());
-                            to_close.push((key, CloseReason::SlowClient));
+                match (&t.state, text) {
+                    (State::Open(_) | State::Grace, None) => to_close.push((key, CloseReason::Server)),
+                    (State::Open(tx), Some(text)) => {
+                        if t.resume.as_mut().is_some_and(|r| !r.keep(text, max)) {
+                            // Too many unacknowledged: it could not replay any more.
+                            t.resume = None;
+                            tracing::debug!(tunnel = %id, "too many unacknowledged messages: no longer resumable");
                         }
-                        Err(TrySendError::Closed(_)) => invalid.push(id.clone()),
-                    },
-                    None => to_close.push((key, CloseReason::Server)),
+                        match tx.try_send(text.clone()) {
+                            Ok(()) => {}
+                            Err(TrySendError::Full(_)) => {
+                                invalid.push(id.clone());
+                                to_close.push((key, CloseReason::SlowClient));
+                            }
+                            Err(TrySendError::Closed(_)) => invalid.push(id.clone()),
+                        }
+                    }
+                    (State::Grace, Some(text)) => {
+                        if !t.resume.as_mut().is_some_and(|r| r.keep(text, max)) {
+                            invalid.push(id.clone());
+                            to_close.push((key, CloseReason::UnackedOverflow));
+                        }
+                    }
+                    _ => invalid.push(id.clone()),
                 }
             }
         }
@@ -395,17 +631,18 @@ impl Hub {
         n
     }
 
-    /// The open tunnels: id, tcId, callback URL.
+    /// The open tunnels, those in their grace period included: id, tcId, callback URL.
     pub fn open_tunnels(&self) -> Vec<(String, String, String)> {
         let g = self.lock();
         g.tunnels
             .iter()
-            .filter(|(_, t)| matches!(t.state, State::Open(_)))
+            .filter(|(_, t)| matches!(t.state, State::Open(_) | State::Grace))
             .map(|(k, t)| (format_id(*k), t.tc_id.to_string(), t.callback_url.to_string()))
             .collect()
     }
 
-    /// Tunnels known (issued, open, or closed with pending callbacks), and those open.
+    /// Tunnels known (issued, open, in grace, or closed with pending callbacks), and those
+    /// whose socket is open.
     pub fn counts(&self) -> (usize, usize) {
         let g = self.lock();
         let open = g.tunnels.values().filter(|t| matches!(t.state, State::Open(_))).count();
@@ -418,7 +655,11 @@ impl Hub {
         let open: Vec<TunnelKey> = {
             let mut g = self.lock();
             g.shutting_down = true;
-            g.tunnels.iter().filter(|(_, t)| matches!(t.state, State::Open(_))).map(|(k, _)| *k).collect()
+            g.tunnels
+                .iter()
+                .filter(|(_, t)| matches!(t.state, State::Open(_) | State::Grace))
+                .map(|(k, _)| *k)
+                .collect()
         };
         for key in open {
             self.close(key, CloseReason::Shutdown);
@@ -519,10 +760,52 @@ impl Hub {
         }
     }
 
-    /// Runs one client socket until it ends, then reports the tunnel closed.
-    pub async fn run_socket(self: Arc<Self>, key: TunnelKey, mut ws: WebSocket, mut outbox: mpsc::Receiver<Utf8Bytes>) {
+    /// Runs the first socket of a tunnel until it ends, then reports the tunnel closed (or
+    /// in its grace period, when resumable).
+    pub async fn run_socket(self: Arc<Self>, key: TunnelKey, ws: WebSocket, outbox: Outbox) {
+        self.metrics.sockets.fetch_add(1, Relaxed);
+        self.drive(key, ws, outbox, Start::Fresh).await;
+        self.metrics.sockets.fetch_sub(1, Relaxed);
+    }
+
+    /// Runs a resume socket (`/socket/<id>?resume`, docs/RESUME.md): its first frame must
+    /// be `resume:<n>:<token>` within [`RESUME_WAIT`]; then it serves the tunnel, or is
+    /// answered `resume-refused` and closed. `key` is `None` for an id that does not parse.
+    pub async fn run_resume(self: Arc<Self>, key: Option<TunnelKey>, mut ws: WebSocket) {
         let m = &self.metrics;
         m.sockets.fetch_add(1, Relaxed);
+        let first = tokio::time::timeout(RESUME_WAIT, first_text(&mut ws)).await.ok().flatten();
+        if first.is_some() {
+            m.frames_in.fetch_add(1, Relaxed);
+        }
+        let resumed = match (key, first.as_ref().map(|t| frame::parse(t.as_str()))) {
+            (Some(key), Some(Frame::Resume { received, token })) => self.resume(key, received, token).map(|r| (key, r)),
+            _ => None,
+        };
+        match resumed {
+            Some((key, r)) => {
+                m.resumes_accepted.fetch_add(1, Relaxed);
+                self.drive(key, ws, r.outbox, Start::Resumed { received: r.received, replay: r.replay }).await;
+            }
+            None => {
+                m.resumes_refused.fetch_add(1, Relaxed);
+                if let Some(key) = key {
+                    tracing::debug!(tunnel = %format_id(key), "resume refused");
+                }
+                if ws.send(Message::text(frame::RESUME_REFUSED)).await.is_ok() {
+                    m.frames_out.fetch_add(1, Relaxed);
+                }
+                let close = CloseFrame { code: CLOSE_NORMAL, reason: Utf8Bytes::from_static("") };
+                let _ = ws.send(Message::Close(Some(close))).await;
+            }
+        }
+        m.sockets.fetch_sub(1, Relaxed);
+    }
+
+    /// The loop of one socket serving a tunnel, until it ends.
+    async fn drive(self: &Arc<Self>, key: TunnelKey, mut ws: WebSocket, outbox: Outbox, start: Start) {
+        let m = &self.metrics;
+        let Outbox { frames: mut outbox, socket } = outbox;
         let hb = self.settings.heartbeat;
         let now = Instant::now();
         let mut heartbeat = Heartbeat::new((hb > 0).then(|| Duration::from_secs(hb * 2)), now);
@@ -531,10 +814,35 @@ impl Hub {
         let mut rate = RateLimit::new(self.settings.limits.frames_per_sec, now);
         let mut reason = CloseReason::SocketLost;
         let mut close_frame: Option<(u16, &'static str)> = None;
-        if hb > 0 && ws.send(Message::text(frame::encode_timeout(hb))).await.is_ok() {
-            m.frames_out.fetch_add(1, Relaxed);
+        // The first frame of a fresh socket may announce the resume extension.
+        let mut first = matches!(start, Start::Fresh);
+        // The client's stream (resumable tunnels): messages received, and the last `ack`.
+        let mut received: Option<u64> = None;
+        let mut acked = 0u64;
+        let mut alive = true;
+        match start {
+            Start::Fresh => {
+                if hb > 0 && ws.send(Message::text(frame::encode_timeout(hb))).await.is_ok() {
+                    m.frames_out.fetch_add(1, Relaxed);
+                }
+            }
+            Start::Resumed { received: n, replay } => {
+                (received, acked) = (Some(n), n);
+                // `resumed:<m>`, then the kept messages the client has not received.
+                let first = Message::text(frame::encode_count(frame::RESUMED, n));
+                for frame in std::iter::once(first).chain(replay.into_iter().map(Message::Text)) {
+                    alive = ws.send(frame).await.is_ok();
+                    if !alive {
+                        break;
+                    }
+                    m.frames_out.fetch_add(1, Relaxed);
+                }
+            }
         }
         loop {
+            if !alive {
+                break;
+            }
             tokio::select! {
                 incoming = ws.recv() => {
                     let now = Instant::now();
@@ -562,28 +870,53 @@ impl Hub {
                         close_frame = Some((CLOSE_POLICY, "too many frames per second"));
                         break;
                     }
-                    match frame::parse(text.as_str()) {
-                        Frame::Message(body) => {
-                            if self.client_message(key, body).is_err() {
+                    let parsed = frame::parse(text.as_str());
+                    if std::mem::take(&mut first) && parsed == Frame::Resumable(Some(1)) {
+                        if self.make_resumable(key, socket) {
+                            (received, acked) = (Some(0), 0);
+                        }
+                        continue;
+                    }
+                    match parsed {
+                        Frame::Message(body) => match self.client_message(key, socket, body) {
+                            Err(_) => {
                                 m.limit_hit("pending_callbacks");
                                 reason = CloseReason::CallbackQueue;
                                 close_frame = Some((CLOSE_TRY_LATER, "too many pending callbacks"));
                                 tracing::warn!(tunnel = %format_id(key), "callback queue full: tunnel closed");
                                 break;
                             }
-                        }
+                            Ok(Some(n)) => {
+                                received = Some(n);
+                                if n.saturating_sub(acked) >= ACK_EVERY {
+                                    if ws.send(Message::text(frame::encode_count(frame::ACK, n))).await.is_err() {
+                                        break;
+                                    }
+                                    m.frames_out.fetch_add(1, Relaxed);
+                                    acked = n;
+                                }
+                            }
+                            Ok(None) => {}
+                        },
                         Frame::Ping => {
                             if ws.send(Message::text(frame::PONG)).await.is_err() {
                                 break;
                             }
                             m.frames_out.fetch_add(1, Relaxed);
+                            if let Some(n) = received.filter(|n| *n != acked) {
+                                if ws.send(Message::text(frame::encode_count(frame::ACK, n))).await.is_err() {
+                                    break;
+                                }
+                                m.frames_out.fetch_add(1, Relaxed);
+                                acked = n;
+                            }
                         }
+                        Frame::Ack(n) => self.ack(key, socket, n),
                         Frame::Close => {
                             reason = CloseReason::Client;
                             close_frame = Some((CLOSE_NORMAL, ""));
                             break;
                         }
-                        Frame::Pong | Frame::Timeout(_) | Frame::Unknown(_) => {}
                         _ => {}
                     }
                 }
@@ -593,6 +926,12 @@ impl Hub {
                             break;
                         }
                         m.frames_out.fetch_add(1, Relaxed);
+                    }
+                    None if self.replaced(key, socket) => {
+                        // A resume socket serves the tunnel now: this one just ends.
+                        reason = CloseReason::Replaced;
+                        close_frame = Some((CLOSE_GOING_AWAY, "replaced by a resume"));
+                        break;
                     }
                     None => {
                         // Closed by the service (push close, slow client, shutdown).
@@ -621,8 +960,18 @@ impl Hub {
             let _ = ws.send(Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(text) }))).await;
         }
         drop(ws);
-        self.close(key, reason);
-        m.sockets.fetch_sub(1, Relaxed);
+        self.socket_ended(key, socket, reason);
+    }
+}
+
+/// The first text frame of a socket (`None` when it ends first); other frames are skipped.
+async fn first_text(ws: &mut WebSocket) -> Option<Utf8Bytes> {
+    loop {
+        match ws.recv().await {
+            Some(Ok(Message::Text(t))) => return Some(t),
+            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+            Some(Ok(_)) => {}
+        }
     }
 }
 
@@ -711,7 +1060,7 @@ mod tests {
         let t0 = Instant::now();
         let (id1, _) = h.issue(&a, "http://x/t".into(), t0).unwrap();
         let (id2, _) = h.issue(&a, "http://x/t".into(), t0).unwrap();
-        let mut rx = h.claim(parse_id(&id1).unwrap()).unwrap();
+        let mut rx = h.claim(parse_id(&id1).unwrap()).unwrap().frames;
         let text = Utf8Bytes::from_static("message:{}");
         let ids = vec![id1.clone(), id2.clone(), "nope".into()];
         assert_eq!(h.push(&a, &ids, Some(&text)), vec![id2.clone(), "nope".into()]);
