@@ -1071,4 +1071,54 @@ mod tests {
         assert!(rx.recv().await.is_none());
         assert_eq!(h.push(&a, std::slice::from_ref(&id1), Some(&text)), vec![id1]);
     }
+
+    #[test]
+    fn kept_messages_are_numbered_acked_and_bounded() {
+        let mut r = Resumable { token: "t".into(), written: 0, kept: VecDeque::new(), received: 0 };
+        let m = |s: &'static str| Utf8Bytes::from_static(s);
+        assert!(r.keep(&m("1"), 3) && r.keep(&m("2"), 3) && r.keep(&m("3"), 3));
+        assert!(!r.keep(&m("4"), 3), "over the bound");
+        assert_eq!((r.written, r.base()), (3, 0));
+        r.ack(2);
+        assert_eq!((r.base(), r.kept.front().map(|t| t.as_str())), (2, Some("3")));
+        r.ack(1); // older: nothing
+        r.ack(9); // more than written: ignored
+        assert_eq!((r.base(), r.kept.len()), (2, 1));
+        r.ack(3);
+        assert!(r.kept.is_empty() && r.base() == 3);
+        assert!(r.keep(&m("4"), 3));
+        assert_eq!((r.written, r.base()), (4, 3));
+    }
+
+    #[tokio::test]
+    async fn the_token_goes_before_every_numbered_push() {
+        let h = hub(10);
+        let a = crate::sign::tc_id("a.example");
+        let (id, _) = h.issue(&a, "http://x/t".into(), Instant::now()).unwrap();
+        let key = parse_id(&id).unwrap();
+        let mut out = h.claim(key).unwrap();
+        let text = |s: &'static str| Utf8Bytes::from_static(s);
+        assert!(h.push(&a, std::slice::from_ref(&id), Some(&text("message:before"))).is_empty());
+        assert!(h.make_resumable(key, out.socket));
+        assert!(!h.make_resumable(key, out.socket), "once");
+        assert!(h.push(&a, std::slice::from_ref(&id), Some(&text("message:1"))).is_empty());
+        assert_eq!(out.frames.try_recv().unwrap().as_str(), "message:before");
+        let token_frame = out.frames.try_recv().unwrap();
+        let token = token_frame.as_str().strip_prefix("resume-token:30:").unwrap().to_owned();
+        assert_eq!(out.frames.try_recv().unwrap().as_str(), "message:1");
+        // Messages 1 and 2 are the stream; the one before the token is not.
+        assert!(h.push(&a, std::slice::from_ref(&id), Some(&text("message:2"))).is_empty());
+        assert_eq!(h.client_message(key, out.socket, "c").unwrap(), Some(1));
+        assert!(h.resume(key, 3, &token).is_none(), "more than written");
+        assert!(h.resume(key, 0, "wrong").is_none());
+        let r = h.resume(key, 1, &token).unwrap();
+        assert_eq!(r.received, 1);
+        assert_eq!(r.replay.iter().map(|t| t.as_str()).collect::<Vec<_>>(), ["message:2"]);
+        assert!(h.replaced(key, out.socket) && !h.replaced(key, r.outbox.socket));
+        // The old socket's frames no longer count; its end changes nothing.
+        assert_eq!(h.client_message(key, out.socket, "late").unwrap(), None);
+        h.socket_ended(key, out.socket, CloseReason::SocketLost);
+        assert_eq!(h.counts(), (1, 1));
+        assert!(h.resume(key, 0, &token).is_none(), "message 1 is acknowledged by the last resume");
+    }
 }

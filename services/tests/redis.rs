@@ -587,3 +587,46 @@ async fn a_redis_refusing_the_credentials_counts_as_unreachable() {
         server.shutdown().await.unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tunnel_in_grace_stays_on_its_node_and_its_node_reports_close_once() {
+    let redis = RedisServer::start();
+    let mut biz = Business::start().await;
+    let mut s = node_settings(&biz, &redis.url());
+    s.resume_grace = 4; // longer than the lease (3 s)
+    let a = start(s.clone()).await;
+    let b = start(s).await;
+    let (api_a, api_b) = (Api::new(&a), Api::new(&b));
+    let (id, url) = api_a.wsurl().await;
+    let mut ws = connect(&url).await;
+    assert_eq!(biz.next().await.kind, "connect");
+    let token = announce(&mut ws, 4).await;
+    assert!(api_b.push(&[&id], "t", json!("p1")).await.is_empty());
+    assert_eq!(next_text(&mut ws).await, Some(pushed("p1")));
+
+    // Lost: still open in the registry, so a push through B reaches A and is kept.
+    drop(ws);
+    let a_ = &api_a;
+    eventually("A has the tunnel in grace", async || metric(&a_.metrics().await, "wafer_tunnels_in_grace") == 1.0)
+        .await;
+    assert!(api_b.push(&[&id], "t", json!("p2")).await.is_empty(), "valid through B");
+    // B does not hold it: refused there; A accepts and replays what B pushed.
+    refused(&format!("ws://{}/socket/{id}", b.local_addr()), 1, &token).await;
+    let (mut ws, first) = resume(&url, 1, &token).await;
+    assert_eq!(first.as_deref(), Some("resumed:0"));
+    assert_eq!(next_text(&mut ws).await, Some(pushed("p2")));
+    assert_eq!(metric(&api_b.metrics().await, "wafer_resumes_refused_total"), 1.0);
+
+    // Lost again, for good: A reports `close` once, when the grace period ends.
+    drop(ws);
+    let lost = Instant::now();
+    let closed = tokio::time::timeout(Duration::from_secs(15), biz.rx.recv()).await.unwrap().unwrap();
+    assert_eq!((closed.kind.as_str(), closed.tunnel_id.as_str()), ("close", id.as_str()));
+    assert!(lost.elapsed() >= Duration::from_millis(3500), "not before the grace period: {:?}", lost.elapsed());
+    // Longer than a lease and a reaper round: nobody reports it again.
+    biz.none_within(5000).await;
+    assert_eq!(api_b.push(&[&id], "t", json!("late")).await, vec![id.clone()]);
+    assert_eq!(metric(&api_a.metrics().await, "wafer_callbacks_ok_total"), 2.0);
+    a.shutdown().await.unwrap();
+    b.shutdown().await.unwrap();
+}

@@ -21,39 +21,9 @@ fn resume_settings(biz: &Business, grace: u64) -> Settings {
     s
 }
 
-/// Announces the extension on a fresh socket; returns the token.
-async fn announce(ws: &mut Ws, grace: u64) -> String {
-    send(ws, "resumable:1").await;
-    let frame = next_text(ws).await.expect("resume-token");
-    let token = frame.strip_prefix(&format!("resume-token:{grace}:")).unwrap_or_else(|| panic!("{frame}"));
-    assert_eq!(token.len(), 32, "{frame}");
-    assert!(token.bytes().all(|b| b.is_ascii_hexdigit()), "{frame}");
-    token.to_owned()
-}
-
-/// Opens a resume socket for `url` and sends `resume:<n>:<token>`; returns the socket and
-/// its first frame.
-async fn resume(url: &str, n: u64, token: &str) -> (Ws, Option<String>) {
-    let mut ws = connect(&format!("{url}?resume")).await;
-    send(&mut ws, &format!("resume:{n}:{token}")).await;
-    let first = next_text(&mut ws).await;
-    (ws, first)
-}
-
-/// Asserts that a resume is refused: `resume-refused`, then the socket closes.
-async fn refused(url: &str, n: u64, token: &str) {
-    let (mut ws, first) = resume(url, n, token).await;
-    assert_eq!(first.as_deref(), Some("resume-refused"), "resume:{n} on {url}");
-    assert_eq!(next_text(&mut ws).await, None, "the refused socket is closed");
-}
-
 /// Pushes a message whose content is `word`; returns invalidTunnelIds.
 async fn push(api: &Api, id: &str, word: &str) -> Vec<String> {
     api.push(&[id], "t", json!(word)).await
-}
-
-fn pushed(word: &str) -> String {
-    format!(r#"message:{{"content":"{word}","type":"t"}}"#)
 }
 
 /// Waits (5 s at most) until the metric has the value.

@@ -309,3 +309,34 @@ pub fn encrypted_user_info(open_id: &str, nick: &str, appid: &str, iv: &[u8; 16]
         cbc::Encryptor::<aes::Aes128>::new(&key.into(), iv.into()).encrypt_padded_vec_mut::<Pkcs7>(plain.as_bytes());
     (b64.encode(enc), b64.encode(iv))
 }
+
+/// Announces the extension on a fresh socket; returns the token.
+pub async fn announce(ws: &mut Ws, grace: u64) -> String {
+    send(ws, "resumable:1").await;
+    let frame = next_text(ws).await.expect("resume-token");
+    let token = frame.strip_prefix(&format!("resume-token:{grace}:")).unwrap_or_else(|| panic!("{frame}"));
+    assert_eq!(token.len(), 32, "{frame}");
+    assert!(token.bytes().all(|b| b.is_ascii_hexdigit()), "{frame}");
+    token.to_owned()
+}
+
+/// Opens a resume socket for `url` and sends `resume:<n>:<token>`; returns the socket and
+/// its first frame.
+pub async fn resume(url: &str, n: u64, token: &str) -> (Ws, Option<String>) {
+    let mut ws = connect(&format!("{url}?resume")).await;
+    send(&mut ws, &format!("resume:{n}:{token}")).await;
+    let first = next_text(&mut ws).await;
+    (ws, first)
+}
+
+/// Asserts that a resume is refused: `resume-refused`, then the socket closes.
+pub async fn refused(url: &str, n: u64, token: &str) {
+    let (mut ws, first) = resume(url, n, token).await;
+    assert_eq!(first.as_deref(), Some("resume-refused"), "resume:{n} on {url}");
+    assert_eq!(next_text(&mut ws).await, None, "the refused socket is closed");
+}
+
+/// The frame of a pushed message `{"type":"t","content":word}`.
+pub fn pushed(word: &str) -> String {
+    format!(r#"message:{{"content":"{word}","type":"t"}}"#)
+}
