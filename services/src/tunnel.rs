@@ -407,29 +407,29 @@ impl Hub {
     }
 
     /// Answers `resumable:1`, the first frame of the tunnel's first socket: issues a token
-    /// and queues `resume-token:<grace>:<token>` before any numbered message. `false` when
-    /// the extension is off or the tunnel cannot be made resumable (nothing is sent).
-    fn make_resumable(&self, key: TunnelKey, socket: u64) -> bool {
+    /// and queues `resume-token:<grace>:<token>` before any numbered message; returns that
+    /// frame. `None` when the extension is off or the tunnel cannot be made resumable
+    /// (nothing is sent).
+    fn make_resumable(&self, key: TunnelKey, socket: u64) -> Option<Utf8Bytes> {
         let grace = self.settings.resume_grace;
         if grace == 0 {
-            return false;
+            return None;
         }
-        let Ok(token) = random_id() else { return false };
+        let token = random_id().ok()?;
+        let text = Utf8Bytes::from(frame::encode_with_token(frame::RESUME_TOKEN, grace, &token));
         let mut g = self.lock();
-        let Some(t) = g.tunnels.get_mut(&key) else { return false };
-        let State::Open(tx) = &t.state else { return false };
+        let t = g.tunnels.get_mut(&key)?;
+        let State::Open(tx) = &t.state else { return None };
         if t.socket != socket || t.resume.is_some() {
-            return false;
+            return None;
         }
         // Through the outbox: the pushes numbered from now on are written after it.
-        if tx.try_send(Utf8Bytes::from(frame::encode_with_token(frame::RESUME_TOKEN, grace, &token))).is_err() {
-            return false;
-        }
+        tx.try_send(text.clone()).ok()?;
         t.resume = Some(Box::new(Resumable { token, written: 0, kept: VecDeque::new(), received: 0 }));
         drop(g);
         self.metrics.resume_tokens.fetch_add(1, Relaxed);
         tracing::debug!(tunnel = %format_id(key), "tunnel resumable");
-        true
+        Some(text)
     }
 
     /// An `ack:<n>` from the client on socket `socket`.
@@ -872,8 +872,22 @@ impl Hub {
                     }
                     let parsed = frame::parse(text.as_str());
                     if std::mem::take(&mut first) && parsed == Frame::Resumable(Some(1)) {
-                        if self.make_resumable(key, socket) {
+                        if let Some(token) = self.make_resumable(key, socket) {
                             (received, acked) = (Some(0), 0);
+                            // The token is written before the answer to any later frame (a
+                            // `pong` without it would tell the client the extension is
+                            // unknown), after the pushes queued before it.
+                            while let Some(text) = outbox.recv().await {
+                                let is_token = text == token;
+                                if ws.send(Message::Text(text)).await.is_err() {
+                                    alive = false;
+                                    break;
+                                }
+                                m.frames_out.fetch_add(1, Relaxed);
+                                if is_token {
+                                    break;
+                                }
+                            }
                         }
                         continue;
                     }
@@ -1099,8 +1113,8 @@ mod tests {
         let mut out = h.claim(key).unwrap();
         let text = |s: &'static str| Utf8Bytes::from_static(s);
         assert!(h.push(&a, std::slice::from_ref(&id), Some(&text("message:before"))).is_empty());
-        assert!(h.make_resumable(key, out.socket));
-        assert!(!h.make_resumable(key, out.socket), "once");
+        assert!(h.make_resumable(key, out.socket).is_some());
+        assert!(h.make_resumable(key, out.socket).is_none(), "once");
         assert!(h.push(&a, std::slice::from_ref(&id), Some(&text("message:1"))).is_empty());
         assert_eq!(out.frames.try_recv().unwrap().as_str(), "message:before");
         let token_frame = out.frames.try_recv().unwrap();

@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 use wafer_services::Settings;
@@ -431,5 +431,31 @@ async fn a_lost_heartbeat_starts_the_grace_period() {
     send(&mut ws, "ping").await;
     assert_eq!(next_text(&mut ws).await.as_deref(), Some("pong"));
     biz.none_within(200).await;
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_token_comes_before_the_pong_of_a_ping_sent_right_after_the_announce() {
+    let biz = Business::start().await;
+    let server = start(resume_settings(&biz, 30)).await;
+    let api = Api::new(&server);
+    for _ in 0..20 {
+        let (id, url) = api.wsurl().await;
+        let mut ws = connect(&url).await;
+        // A push before the announce is outside the stream, and written before the token.
+        assert!(push(&api, &id, "pre").await.is_empty());
+        // Both in one write: the service has the ping as soon as it has read the announce.
+        ws.feed(Message::text("resumable:1")).await.unwrap();
+        ws.feed(Message::text("ping")).await.unwrap();
+        ws.flush().await.unwrap();
+        assert_eq!(next_text(&mut ws).await, Some(pushed("pre")));
+        let token = next_text(&mut ws).await.unwrap();
+        assert!(token.starts_with("resume-token:30:"), "{token}");
+        assert_eq!(next_text(&mut ws).await.as_deref(), Some("pong"));
+        assert!(push(&api, &id, "p1").await.is_empty());
+        assert_eq!(next_text(&mut ws).await, Some(pushed("p1")));
+        send(&mut ws, "close").await;
+        assert_eq!(close_code(&mut ws).await, Some(1000));
+    }
     server.shutdown().await.unwrap();
 }
