@@ -241,3 +241,21 @@ fn extension_frames_are_ignored_when_the_client_did_not_announce() {
     h.advance(1000);
     assert_eq!(h.take(), vec![request_url(2)]);
 }
+
+#[test]
+fn without_a_token_a_reconnect_writes_nothing_twice() {
+    let mut h = TunnelHarness::with_config(resumable());
+    h.open();
+    let c1 = h.answer_url();
+    h.socket_open(c1);
+    h.emit("a");
+    h.take();
+    // No token and no pong yet: the service may simply not know the extension.
+    h.lose_connection(c1);
+    h.advance(1000);
+    assert_eq!(h.take(), vec![request_url(2)]);
+    h.url_ok(2);
+    let c2 = h.expect_connect(2);
+    h.socket_open(c2);
+    assert_eq!(h.take(), vec![control(c2, "resumable:1"), event(Event::Reconnect)], "as without the extension");
+}

@@ -731,10 +731,13 @@ impl<P: Clone, D> Tunnel<P, D> {
         self.request_url();
     }
 
-    /// Ends the resume state: kept messages go in front of the queue (written again on a
-    /// new tunnel, or reported), and the next socket starts a new stream.
+    /// Ends the resume state: the next socket starts a new stream. Messages kept on a
+    /// resumable stream go in front of the queue (written again on a new tunnel, or
+    /// reported); without a token the service never promised anything and the tunnel
+    /// behaves as without the extension (PROTOCOL.md §5: what was written counts as sent).
     fn abandon_resume(&mut self) {
         let kept = std::mem::take(&mut self.resume.kept);
+        let kept = if self.resume.token.is_some() { kept } else { VecDeque::new() };
         self.requeue_at = self.requeue_at.saturating_add(kept.len());
         for packet in kept.into_iter().rev() {
             self.queue.push_front(packet);

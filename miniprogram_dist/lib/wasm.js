@@ -557,6 +557,10 @@ function __wbg_get_imports() {
             const ret = "maxReconnectTryTimes";
             return addHeapObject(ret);
         },
+        __wbg_string_maxUnacked_d980814798ab39ce: function() {
+            const ret = "maxUnacked";
+            return addHeapObject(ret);
+        },
         __wbg_string_message_7b7a42893c90ef17: function() {
             const ret = "message";
             return addHeapObject(ret);
@@ -571,6 +575,10 @@ function __wbg_get_imports() {
         },
         __wbg_string_reconnectTimeIncrease_ee65fc9934a2cb7d: function() {
             const ret = "reconnectTimeIncrease";
+            return addHeapObject(ret);
+        },
+        __wbg_string_resume_f09cd1ff075ffe7e: function() {
+            const ret = "resume";
             return addHeapObject(ret);
         },
         __wbg_string_seed_316bf980278ea70b: function() {

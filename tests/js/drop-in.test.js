@@ -358,7 +358,11 @@ async function runOn(kind, scenario) {
     clock.clear();
     mp.dispose();
   }
-  return { trace: world.trace, errors };
+  // docs/RESUME.md (an addition, in every scenario): ours writes the resume extension's
+  // frames (the announce `resumable:1`; `ack:n` once a service answered it); the original
+  // writes none. Both ignore the extension frames a server sends (their own scenario).
+  const trace = kind === 'ours' ? world.trace.filter((l) => !EXTENSION_FRAME_IN.test(l)) : world.trace;
+  return { trace, errors, frames: world.trace };
 }
 
 // ------------------------------------------------------------------ documented differences
@@ -468,6 +472,9 @@ const FIXES = {
   // Scenario-specific documented differences are in their tests (`expect`): login({loginUrl})
   // (docs/PROTOCOL.md §3.1), login({complete}) (§2), request(non-object) (README "Also:").
 };
+
+/** A trace line of the server receiving a frame of the resume extension (docs/RESUME.md). */
+const EXTENSION_FRAME_IN = / server receives "(resumable|ack|resume)[:"]/;
 
 /** Message texts may be worded differently where `@@` stands in an expected line. */
 function matchLines(ours, expected) {
@@ -860,6 +867,34 @@ describe('tunnel', () => {
       env.status('T', t);
     },
   }));
+
+  test('frames of the resume extension from a server: both SDKs ignore them; ours announces (docs/RESUME.md)', async () => {
+    const { ours } = await same({
+      run: async (env) => {
+        const t = env.tunnel('T', TUNNEL_URL, ['speak']);
+        await connect(env, 'T', t);
+        const s = env.world.socket(1);
+        s.frame('resume-token:30:abcdef0123456789');
+        for (let i = 0; i < 40; i++) s.frame(`message:{"type":"speak","content":${i}}`);
+        s.frame('ack:0');
+        s.frame('ack:not-a-number');
+        s.frame('resumed:1');
+        s.frame('resume-refused');
+        s.frame('resumable:1');
+        s.frame('resume:3:abc');
+        t.emit('speak', 'still here');
+        s.frame('message:{"type":"speak","content":"last"}');
+        await env.flush();
+        env.status('T', t);
+        t.close();
+        await env.flush();
+      },
+    });
+    // What ours wrote besides (filtered from the comparison): the announce first, and an
+    // `ack` after 32 messages of the token's stream.
+    const ext = ours.frames.filter((l) => EXTENSION_FRAME_IN.test(l)).map((l) => l.replace(/^.* server receives /, ''));
+    assert.deepEqual(ext, ['"resumable:1"', '"ack:32"']);
+  });
 
   test("'*' listener gets (type, payload) for events and messages; non-function listeners are ignored", () => same({
     run: async (env) => {

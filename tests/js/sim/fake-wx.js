@@ -5,11 +5,19 @@
 /** Runs `fn` on a later macrotask, as wx does for callbacks (on `clock` when given one). */
 const laterOn = (clock) => (clock ? (fn) => clock.setTimeout(fn, 0) : (fn) => setTimeout(fn, 0));
 
+/** Whether a frame belongs to the resume extension (`resumable:1`, `ack:n`, `resume:n:token`). */
+const isExtensionFrame = (data) => typeof data === 'string' && /^(resumable|ack|resume)(:|$)/.test(data);
+
 class FakeSocketTask {
   constructor(wx, options) {
     this.wx = wx;
     this.url = options.url;
+    /** Frames of the base protocol (docs/PROTOCOL.md §5) the client wrote, in order. */
     this.sent = [];
+    /** Frames of the resume extension (docs/RESUME.md) the client wrote, in order. */
+    this.extension = [];
+    /** Every frame the client wrote, in order. */
+    this.frames = [];
     this.closed = null;
     this.handlers = { open: [], message: [], close: [], error: [] };
     this.failSends = false;
@@ -24,7 +32,8 @@ class FakeSocketTask {
       later(() => options.fail && options.fail({ errMsg: 'sendSocketMessage:fail' }));
       return;
     }
-    this.sent.push(options.data);
+    this.frames.push(options.data);
+    (isExtensionFrame(options.data) ? this.extension : this.sent).push(options.data);
     later(() => options.success && options.success({ errMsg: 'sendSocketMessage:ok' }));
   }
   close(options) {
@@ -127,4 +136,4 @@ async function waitFor(check, ms = 2000, what = 'condition') {
   }
 }
 
-module.exports = { createFakeWx, FakeSocketTask, sleep, waitFor };
+module.exports = { createFakeWx, FakeSocketTask, isExtensionFrame, sleep, waitFor };
