@@ -177,7 +177,17 @@ pub async fn run_socket(app: Arc<App>, mut socket: WebSocket, user: Arc<UserInfo
             }
             Frame::Close => break End::Close(CLOSE_NORMAL),
             Frame::Message(body) => on_message(&app.room, &user, body),
-            Frame::Pong | Frame::Timeout(_) | Frame::Unknown(_) => {}
+            // The dev server does not implement the resume extension (docs/RESUME.md): it
+            // ignores its frames, as every service without it does.
+            Frame::Pong
+            | Frame::Timeout(_)
+            | Frame::Unknown(_)
+            | Frame::Resumable(_)
+            | Frame::ResumeToken { .. }
+            | Frame::Ack(_)
+            | Frame::Resume { .. }
+            | Frame::Resumed(_)
+            | Frame::ResumeRefused => {}
         }
     };
 
