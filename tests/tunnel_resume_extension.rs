@@ -118,32 +118,41 @@ fn resumed_with_a_count_the_client_cannot_meet_is_a_refusal() {
 }
 
 #[test]
-fn after_the_grace_period_a_try_is_a_full_reconnect() {
+fn after_two_failed_resume_sockets_or_the_grace_period_a_try_is_a_full_reconnect() {
     let config = TunnelConfig { max_reconnect_tries: 20, ..resumable() };
     let mut h = TunnelHarness::with_config(config);
     let c1 = resumable_active(&mut h);
-    // A second token is ignored: the grace period stays the first one's 30 s.
-    h.frame(c1, "resume-token:2:other");
-    let lost_at = h.now;
     h.lose_connection(c1);
-    // Every resume socket fails at once; tries go on with the backoff until one is made
-    // past the grace period: that one asks for a new tunnel URL.
-    loop {
-        h.advance(500);
-        let outs = h.take();
-        if outs.iter().any(|o| matches!(o, Output::RequestUrl { .. })) {
-            assert!(h.now - lost_at >= 30_000, "a full reconnect at {} ms, inside the grace period", h.now);
-            break;
-        }
-        for o in outs {
-            if let Output::Connect { conn, resume, .. } = o {
-                assert!(resume && h.now - lost_at < 30_000, "a resume socket at {} ms", h.now);
-                h.socket_error(conn, "down");
-                h.take();
-            }
-        }
-        assert!(h.now < 60_000, "no full reconnect");
-    }
+    // A node that died refuses connections: two resume sockets, then a new tunnel.
+    let c2 = resume_socket(&mut h, 1);
+    h.socket_error(c2, "refused");
+    assert_eq!(h.take(), vec![close_socket(c2)]);
+    h.advance(2000);
+    let c3 = match h.take().as_slice() {
+        [Output::Connect { conn, resume: true, .. }] => *conn,
+        other => panic!("{other:?}"),
+    };
+    h.socket_error(c3, "refused");
+    h.take();
+    h.advance(3000);
+    assert_eq!(h.take(), vec![request_url(2)]);
+
+    // A later loss may resume again (the new tunnel got its own token).
+    h.url_ok(2);
+    let c4 = h.expect_connect(2);
+    h.socket_open(c4);
+    h.take();
+    h.frame(c4, "resume-token:2:tok2");
+    h.lose_connection(c4);
+    let c5 = resume_socket(&mut h, 2);
+    h.socket_open(c5);
+    assert_eq!(h.take(), vec![control(c5, "resume:0:tok2")]);
+    // The resume socket closes unanswered; the next try (1 s + 2 s after the loss) is past
+    // the 2 s grace period: a full reconnect.
+    h.socket_close(c5);
+    h.take();
+    h.advance(2000);
+    assert_eq!(h.take(), vec![request_url(3)]);
 }
 
 #[test]
@@ -212,6 +221,24 @@ fn closing_while_resuming_reports_the_unacknowledged_messages() {
     h.close();
     assert_eq!(h.take(), vec![unsent(&["a"]), event(Event::Close)]);
     assert_eq!(h.status(), TunnelStatus::Closed);
+}
+
+#[test]
+fn a_send_failure_before_any_token_requeues_the_packet() {
+    let mut h = TunnelHarness::with_config(resumable());
+    h.open();
+    let c1 = h.answer_url();
+    h.socket_open(c1);
+    h.emit("a");
+    h.take();
+    h.send_failed(c1, "a");
+    h.take();
+    h.advance(1000);
+    let attempt = h.expect_request_url();
+    h.url_ok(attempt);
+    let c2 = h.expect_connect(2);
+    h.socket_open(c2);
+    assert_eq!(h.take(), vec![control(c2, "resumable:1"), send(c2, "a"), event(Event::Reconnect)]);
 }
 
 #[test]

@@ -200,6 +200,9 @@ pub enum Output<P, D> {
 
 /// A side sends `ack:<n>` after this many messages received since its last `ack`.
 pub const ACK_EVERY: u64 = 32;
+/// Resume sockets tried after one loss; later tries are full reconnects (a node that died
+/// refuses connections rather than answering `resume-refused`).
+pub const RESUME_TRIES: u32 = 2;
 
 /// The resume extension's state of a tunnel (docs/RESUME.md).
 #[derive(Debug)]
@@ -225,6 +228,8 @@ struct Resume<P> {
     until: Option<Millis>,
     /// The live connection is a resume socket waiting for `resumed`.
     resuming: bool,
+    /// Resume sockets opened since the loss.
+    tries: u32,
 }
 
 impl<P> Resume<P> {
@@ -240,6 +245,7 @@ impl<P> Resume<P> {
             acked: 0,
             until: None,
             resuming: false,
+            tries: 0,
         }
     }
 
@@ -580,8 +586,9 @@ impl<P: Clone, D> Tunnel<P, D> {
 
     /// Sending `packet` on `conn` failed: requeue it (front) and reconnect.
     pub fn handle_send_failed(&mut self, now: Millis, conn: ConnId, packet: P) {
-        // A kept packet is replayed after a resume, or requeued for a new tunnel.
-        let kept = self.resume.keeping();
+        // A kept packet of a resumable stream is replayed after a resume, or requeued for a
+        // new tunnel; without a token, kept packets are forgotten at a reconnect.
+        let kept = self.resume.keeping() && self.resume.token.is_some();
         match (self.status, self.conn) {
             (TunnelStatus::Closed, _) => self.push_event(Event::Unsent(vec![packet])),
             (TunnelStatus::Active, Some(current)) if current == conn => {
@@ -705,7 +712,8 @@ impl<P: Clone, D> Tunnel<P, D> {
     /// tunnel-URL request (docs/RESUME.md rule 3).
     fn start_try(&mut self, now: Millis) {
         let r = &self.resume;
-        let resumable = r.token.is_some() && !r.spent && r.until.is_some_and(|until| now < until);
+        let resumable =
+            r.token.is_some() && !r.spent && r.tries < RESUME_TRIES && r.until.is_some_and(|until| now < until);
         match self.socket_url.as_deref().filter(|_| resumable) {
             Some(url) => {
                 let sep = if url.contains('?') { '&' } else { '?' };
@@ -717,6 +725,7 @@ impl<P: Clone, D> Tunnel<P, D> {
                 let conn = ConnId(self.last_conn);
                 self.conn = Some(conn);
                 self.resume.resuming = true;
+                self.resume.tries += 1;
                 self.open_at = Some(now.saturating_add(self.config.open_timeout.max(1)));
                 self.push(Output::Connect { conn, url, resume: true });
             }
@@ -813,6 +822,7 @@ impl<P: Clone, D> Tunnel<P, D> {
     fn start_reconnect(&mut self, now: Millis) {
         let r = &mut self.resume;
         r.until = (r.token.is_some() && !r.spent).then(|| now.saturating_add(r.grace));
+        r.tries = 0;
         self.status = TunnelStatus::Reconnecting;
         self.push_event(Event::Reconnecting);
         self.close_conn();

@@ -87,10 +87,19 @@ function createNetWx(options = {}) {
     return { abort: () => controller.abort() };
   }
 
+  // The global socket API of old base libraries (wx.onSocketOpen, wx.sendSocketMessage, …,
+  // which the original SDK 0.8.x uses): it acts on the socket of the latest connectSocket.
+  const globalHandlers = { open: [], message: [], close: [], error: [] };
+  let latest = null;
+
   function connectSocket(o) {
     calls.connectSocket.push(o.url);
     const handlers = { open: [], message: [], close: [], error: [] };
-    const fire = (kind, arg) => { for (const fn of handlers[kind].slice()) fn(arg); };
+    let task = null;
+    const fire = (kind, arg) => {
+      for (const fn of handlers[kind].slice()) fn(arg);
+      if (task === latest) for (const fn of globalHandlers[kind].slice()) fn(arg);
+    };
     const ws = new WebSocket(o.url);
     sockets.add(ws);
     ws.on('open', () => fire('open', { header: {} }));
@@ -101,7 +110,7 @@ function createNetWx(options = {}) {
       fire('close', { code, reason: reason.toString('utf8') });
     });
     later(() => settle(o, true, { errMsg: 'connectSocket:ok' }));
-    return {
+    task = {
       send(s = {}) {
         if (ws.readyState !== WebSocket.OPEN) {
           later(() => settle(s, false, { errMsg: 'sendSocketMessage:fail socket is not open' }));
@@ -122,6 +131,8 @@ function createNetWx(options = {}) {
       onClose: (fn) => handlers.close.push(fn),
       onError: (fn) => handlers.error.push(fn),
     };
+    latest = task;
+    return task;
   }
 
   const wx = {
@@ -143,6 +154,17 @@ function createNetWx(options = {}) {
     },
     request,
     connectSocket,
+    onSocketOpen: (fn) => globalHandlers.open.push(fn),
+    onSocketMessage: (fn) => globalHandlers.message.push(fn),
+    onSocketClose: (fn) => globalHandlers.close.push(fn),
+    onSocketError: (fn) => globalHandlers.error.push(fn),
+    sendSocketMessage(o = {}) {
+      if (latest) latest.send(o);
+      else later(() => settle(o, false, { errMsg: 'sendSocketMessage:fail no socket' }));
+    },
+    closeSocket(o = {}) {
+      if (latest) latest.close(o);
+    },
     getStorageSync(key) {
       return storage.has(key) ? JSON.parse(storage.get(key)) : '';
     },
