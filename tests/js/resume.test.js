@@ -149,17 +149,23 @@ test('the original client against our service: no extension frame reaches it; a 
   const watch = (ws) => ws.on('message', (d) => frames.push(String(d)));
   const id = await connect(w, c);
   for (const ws of c.net.sockets) watch(ws);
+  const pushes = [];
+  c.tunnel.on('push', (p) => pushes.push(p.n));
   c.tunnel.emit('count', { n: 1 });
   await w.business.sdk.TunnelService.emit(id, 'push', { n: 1 });
   await until('the message arrived', () => w.of(id, 'message').length === 1);
+  await until('the push arrived', () => pushes.length === 1);
   w.proxy.dropSockets();
   // The original reconnects with a new tunnel; the service ends the old one at once (no
   // token was issued: no grace period).
   await until('the old tunnel closed', () => w.of(id, 'close').length === 1, 10000);
   await until('a new tunnel', () => w.business.events.filter((e) => e.type === 'connect').length === 2, 15000);
   for (const ws of c.net.sockets) watch(ws);
+  const newId = w.business.events.filter((e) => e.type === 'connect')[1].tunnelId;
+  await w.business.sdk.TunnelService.emit(newId, 'push', { n: 2 });
+  await until('the push on the new tunnel', () => pushes.length === 2);
   await sleep(300);
-  assert.ok(frames.length > 0);
+  assert.ok(frames.filter((f) => f.startsWith('message:')).length >= 2, frames.join('\n'));
   assert.deepEqual(frames.filter((f) => /^(resume|resumed|resume-token|resume-refused|ack)(:|$)/.test(f)), [],
     'no extension frame for a client that never announced');
   assert.equal(metric(await w.services.metrics(), 'wafer_resume_tokens_total'), 0);

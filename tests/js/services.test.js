@@ -15,7 +15,7 @@ const os = require('os');
 const path = require('path');
 const WebSocket = require('ws');
 const {
-  APPID, SECRET, KEY, KEY2, skip, sleep, md5, sha1, until, listen, readBody, startFakeWechat, startServices,
+  APPID, SECRET, KEY, KEY2, skip, sleep, sessionKeyOf, md5, sha1, until, listen, readBody, startFakeWechat, startServices,
   metric, startBusiness, configureV1, startClient, removeInstalled,
 } = require('./sim/services-world');
 
