@@ -135,6 +135,8 @@ function startServices(args) {
         url,
         readyLine: out.trim(),
         stop,
+        /** SIGKILL: a node that dies without a word. */
+        kill: () => child.kill('SIGKILL'),
         stderr: () => stderr,
         metrics: async () => (await fetch(url + '/metrics')).text(),
       });
