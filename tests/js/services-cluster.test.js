@@ -1,7 +1,8 @@
 // A wafer-services cluster (two nodes sharing a redis-server this test starts on loopback)
 // against the REAL qcloud-weapp-server-sdk 0.8.2 and mini-program clients running our
 // built package (fixtures from sim/services-world.js): clients on different nodes chat through one business server, a session
-// created through one node checks on the other, and a node killed with SIGKILL: its client
+// created through one node checks on the other, a blip resumes the tunnel on its node
+// (docs/RESUME.md), and a node killed with SIGKILL: its client
 // comes back through the business server on the other node and its tunnel is reported
 // `close` exactly once, after its lease.
 //
@@ -100,6 +101,18 @@ test('a wafer-services cluster with the real server SDK and our package', { skip
   assert.equal(a.events('speak')[1].payload.who.nickName, '鲍勃');
   assert.equal(metric(await nodeA.metrics(), 'wafer_tunnels_open'), 1);
   assert.equal(metric(await nodeB.metrics(), 'wafer_tunnels_open'), 1);
+
+  // A blip (Bob's socket cut, his node alive): with the Redis store too, the tunnel resumes
+  // on its node (docs/RESUME.md): the same id, nobody sees Bob leave, and a word said while
+  // he was away reaches him.
+  const bobUrl = b.tunnel.socketUrl;
+  for (const ws of b.net.sockets) ws.terminate();
+  a.tunnel.emit('speak', { word: '还在吗' });
+  await until('B resumed', () => b.events('reconnect').length === 1 && b.tunnel.status === 'ACTIVE', 10000);
+  assert.equal(b.tunnel.socketUrl, bobUrl, 'the same tunnel');
+  await until('B hears the word said during the blip', () => b.events('speak').some((e) => e.payload.word === '还在吗'));
+  assert.ok(!a.events('people').some((e) => e.payload.leave), 'A never saw B leave');
+  assert.equal(business.events.filter((e) => e.type === 'connect').length, 2, 'no new tunnel');
 
   // Node A is killed. Alice's client reconnects through the business server (now on B);
   // A's tunnel is reported closed once, by B, after A's lease expired.
