@@ -184,6 +184,14 @@ declare namespace qcloud {
     heartbeat?: number;
     /** A socket not open within this many ms counts as failed (default 15000). */
     openTimeout?: number;
+    /**
+     * Announce the resume extension (docs/RESUME.md, default true): with a service that
+     * answers it (wafer-services), a lost socket comes back to the same tunnel and no
+     * message is lost or doubled; with any other service nothing changes.
+     */
+    resume?: boolean;
+    /** Messages kept for a replay after a resume until the service acknowledges them (default 1024). */
+    maxUnacked?: number;
   }
 
   type TunnelStatus = 'CLOSED' | 'CONNECTING' | 'ACTIVE' | 'RECONNECTING';
