@@ -979,3 +979,75 @@ describe('the simulated clock', () => {
     assert.deepEqual(env.runtime, { timers: 0, dateNow: 0 });
   });
 });
+
+describe('the resume extension (docs/RESUME.md), through the package', () => {
+  /** Opens a tunnel (options `opts`) to ACTIVE on socket 1. */
+  async function active(t, opts) {
+    const env = await setup(t);
+    const tunnel = new env.Tunnel(SERVICE_URL, opts);
+    const events = record(tunnel);
+    const got = [];
+    tunnel.on('speak', (p) => got.push(p));
+    tunnel.open();
+    const socket = await socketNo(env.fake, 1);
+    socket.open();
+    return { env, tunnel, events, got, socket };
+  }
+
+  test('announced first by default; `resume: false` leaves it out (frames exactly as the original)', async (t) => {
+    const on = await active(t);
+    on.tunnel.emit('speak', 1);
+    assert.deepEqual(on.socket.frames, ['resumable:1', 'message:{"type":"speak","content":1}']);
+    on.tunnel.close();
+    const off = await active(t, { resume: false });
+    off.tunnel.emit('speak', 1);
+    assert.deepEqual(off.socket.frames, ['message:{"type":"speak","content":1}']);
+    off.tunnel.close();
+  });
+
+  test('with a token: a dropped socket resumes on the same URL (no URL request), replays what the service lacks, acks every 32 messages', async (t) => {
+    const { env, tunnel, events, got, socket } = await active(t);
+    socket.message('resume-token:30:tok-1');
+    for (let i = 0; i < 33; i++) socket.message(`message:{"type":"speak","content":${i}}`);
+    assert.deepEqual(socket.extension, ['resumable:1', 'ack:32']);
+    tunnel.emit('speak', 'a');
+    tunnel.emit('speak', 'b');
+    socket.message('ack:1');
+    socket.drop();
+    assert.equal(tunnel.status, 'RECONNECTING');
+    tunnel.emit('speak', 'c');
+    const resume = await socketNo(env.fake, 2);
+    assert.equal(resume.url, wsUrl(1) + '?resume');
+    assert.equal(urlRequests(env.fake).length, 1, 'no new tunnel-URL request');
+    resume.open();
+    assert.deepEqual(resume.frames, ['resume:33:tok-1']);
+    assert.equal(tunnel.status, 'RECONNECTING', 'not active before resumed');
+    resume.message('resumed:1');
+    assert.deepEqual(resume.sent, ['message:{"type":"speak","content":"b"}', 'message:{"type":"speak","content":"c"}']);
+    assert.equal(tunnel.status, 'ACTIVE');
+    assert.equal(tunnel.socketUrl, wsUrl(1));
+    assert.deepEqual(events, ['connect', 'reconnecting', 'reconnect']);
+    resume.message('message:{"type":"speak","content":"after"}');
+    assert.equal(got.length, 34);
+    assert.equal(got[33], 'after');
+    tunnel.close();
+  });
+
+  test('a refused resume opens a new tunnel and writes the unacknowledged messages again, before the queued ones', async (t) => {
+    const { env, tunnel, events, socket } = await active(t);
+    socket.message('resume-token:30:tok-1');
+    tunnel.emit('speak', 'a');
+    socket.drop();
+    tunnel.emit('speak', 'b');
+    const resume = await socketNo(env.fake, 2);
+    resume.open();
+    resume.message('resume-refused');
+    const fresh = await socketNo(env.fake, 3);
+    assert.equal(fresh.url, wsUrl(2));
+    assert.equal(urlRequests(env.fake).length, 2);
+    fresh.open();
+    assert.deepEqual(fresh.frames, ['resumable:1', 'message:{"type":"speak","content":"a"}', 'message:{"type":"speak","content":"b"}']);
+    assert.deepEqual(events, ['connect', 'reconnecting', 'reconnect']);
+    tunnel.close();
+  });
+});
