@@ -166,9 +166,7 @@ fn a_service_that_ignores_the_announce_changes_nothing() {
     h.advance(PING);
     assert_eq!(h.take(), vec![send(c1, "a"), ping(c1)]);
     h.frame(c1, "pong");
-    // Nothing is kept any more: sends go straight out and a loss is a full reconnect
-    // with nothing written twice.
-    assert_eq!(h.tunnel.active_conn(), Some(c1));
+    // Nothing is kept any more: a loss is a full reconnect with nothing written twice.
     h.lose_connection(c1);
     h.advance(1000);
     assert_eq!(h.take(), vec![request_url(2)]);
@@ -285,4 +283,22 @@ fn without_a_token_a_reconnect_writes_nothing_twice() {
     let c2 = h.expect_connect(2);
     h.socket_open(c2);
     assert_eq!(h.take(), vec![control(c2, "resumable:1"), event(Event::Reconnect)], "as without the extension");
+}
+
+#[test]
+fn a_direct_emit_is_numbered_and_kept_like_emit() {
+    let mut h = TunnelHarness::with_config(resumable());
+    let c1 = resumable_active(&mut h);
+    assert_eq!(h.tunnel.emit_direct(&"a".to_string()), Some(c1), "the driver writes it itself");
+    h.emit("b");
+    assert_eq!(h.take(), vec![send(c1, "b")]);
+    h.lose_connection(c1);
+    let c2 = resume_socket(&mut h, 1);
+    h.socket_open(c2);
+    h.take();
+    h.frame(c2, "resumed:0");
+    assert_eq!(h.take(), vec![send(c2, "a"), send(c2, "b"), event(Event::Reconnect)]);
+    assert_eq!(h.tunnel.emit_direct(&"c".to_string()), Some(c2));
+    h.tunnel.close(h.now);
+    assert_eq!(h.tunnel.emit_direct(&"d".to_string()), None, "closed: emit queues");
 }

@@ -449,7 +449,7 @@ impl<V: HostValue> Client<V> {
         let direct = idle && !self.debug && self.outputs.is_empty();
         let Some(slot) = self.find_mut(id) else { return Emitted::Unknown };
         if direct {
-            if let Some(conn) = slot.machine.active_conn() {
+            if let Some(conn) = slot.machine.emit_direct(&packet) {
                 return Emitted::Direct(conn, packet);
             }
         }

@@ -650,9 +650,18 @@ impl<P: Clone, D> Tunnel<P, D> {
     /// may send there itself instead of calling `emit`, with the same effect.
     pub fn active_conn(&self) -> Option<ConnId> {
         match (self.status, self.conn) {
-            (TunnelStatus::Active, Some(conn)) if self.queue.is_empty() && !self.resume.keeping() => Some(conn),
+            (TunnelStatus::Active, Some(conn)) if self.queue.is_empty() => Some(conn),
             _ => None,
         }
+    }
+
+    /// `emit` of `packet` by a driver that sends it itself on the returned connection
+    /// ([`Tunnel::active_conn`]): numbered and kept for the resume extension as `emit`
+    /// would. `None` (nothing done) when `emit` would not send at once.
+    pub fn emit_direct(&mut self, packet: &P) -> Option<ConnId> {
+        let conn = self.active_conn()?;
+        self.keep(packet);
+        Some(conn)
     }
 
     /// The earliest deadline, if any timer is armed.
@@ -685,6 +694,12 @@ impl<P: Clone, D> Tunnel<P, D> {
 
     /// Writes a user packet on `conn`, numbered and kept while the stream keeps them.
     fn send_packet(&mut self, conn: ConnId, packet: P) {
+        self.keep(&packet);
+        self.push(Output::Send { conn, frame: Outbound::Packet(packet) });
+    }
+
+    /// Numbers and keeps a packet being written, while the stream keeps them.
+    fn keep(&mut self, packet: &P) {
         let r = &mut self.resume;
         if r.keeping() {
             r.sent = r.sent.saturating_add(1);
@@ -696,7 +711,6 @@ impl<P: Clone, D> Tunnel<P, D> {
                 r.kept.push_back(packet.clone());
             }
         }
-        self.push(Output::Send { conn, frame: Outbound::Packet(packet) });
     }
 
     /// Writes `ack:<n>` for the messages received of the service's stream.
