@@ -209,8 +209,7 @@ pub const RESUME_TRIES: u32 = 2;
 struct Resume<P> {
     /// `resumable:1` was written on this stream: messages written are numbered and kept.
     announced: bool,
-    /// No more keeping on this stream: the service ignored the announce, or more than
-    /// `max_unacked` messages waited for an `ack` (no replay possible).
+    /// No more keeping on this stream: the service ignored the announce.
     spent: bool,
     /// The service's token, once it answered.
     token: Option<String>,
@@ -507,8 +506,14 @@ impl<P: Clone, D> Tunnel<P, D> {
                     }
                     self.activate(now, conn, Event::Reconnect);
                 }
-                // Refused, a count the client cannot meet, or the tunnel ended: a new tunnel.
-                Frame::Resumed(_) | Frame::ResumeRefused | Frame::Close => self.refused(),
+                // A count the client cannot meet: the service resumed a stream the client
+                // cannot continue; `close` ends it there at once (no grace period).
+                Frame::Resumed(_) => {
+                    self.push(Output::Send { conn, frame: Outbound::Close });
+                    self.refused();
+                }
+                // Refused, or the tunnel ended: a new tunnel.
+                Frame::ResumeRefused | Frame::Close => self.refused(),
                 _ => {}
             }
             return;
@@ -703,13 +708,12 @@ impl<P: Clone, D> Tunnel<P, D> {
         let r = &mut self.resume;
         if r.keeping() {
             r.sent = r.sent.saturating_add(1);
-            if r.kept.len() >= self.config.max_unacked {
-                // Over the bound: no replay possible any more on this stream.
-                r.spent = true;
-                r.kept.clear();
-            } else {
-                r.kept.push_back(packet.clone());
+            if r.kept.len() >= self.config.max_unacked.max(1) {
+                // Over the bound the oldest goes: a resume then needs the service to have
+                // received it (`resumed:<m>` at or above its number).
+                r.kept.pop_front();
             }
+            r.kept.push_back(packet.clone());
         }
     }
 
