@@ -621,6 +621,7 @@ pub mod classify {
 /// The client state machine under arbitrary input sequences.
 pub mod client {
     use super::*;
+    use wafer_core::frame::{Frame, RESUMABLE_V1};
 
     /// Steps per input at most (an input of n bytes makes at most about n/2 steps).
     const MAX_STEPS: usize = 400;
@@ -664,6 +665,44 @@ pub mod client {
         url_attempts: Vec<(OpId, u32)>,
         /// `maxReconnectTryTimes` as its options give it.
         max_tries: u32,
+        /// The `resume` option (the extension announced on a new tunnel's socket).
+        resume_on: bool,
+        /// The `maxUnacked` option.
+        max_unacked: usize,
+        /// The socket URL of the last `Connect` that was not a resume socket.
+        socket_url: Option<String>,
+        /// The client stream (index in `Sim::streams`) of the current tunnel, from its
+        /// announce until the next socket to a new URL.
+        stream: Option<usize>,
+        /// Connections that are resume sockets.
+        resume_conns: Vec<ConnId>,
+        /// Connections some frame was written on.
+        written: Vec<ConnId>,
+        /// When the last loss (`reconnecting`) happened, and the resume sockets since.
+        loss_at: Millis,
+        resume_tries: u32,
+    }
+
+    /// A client stream of the resume extension (docs/RESUME.md): the messages written
+    /// after one announce, over the sockets of one service-side tunnel.
+    #[derive(Debug, Default)]
+    struct Stream {
+        /// The `resume-token` delivered while the tunnel was active (and its grace, ms).
+        token: Option<String>,
+        grace: Millis,
+        /// No keeping any more: a `pong` came before a token.
+        spent: bool,
+        /// Refused, or the tunnel closed: no resume socket any more.
+        ended: bool,
+        /// The packets numbered on this stream, in order (number = index + 1).
+        sent: Vec<usize>,
+        /// The client keeps the packets numbered above this: the service acknowledged up
+        /// to here (`ack`, `resumed`), or the client dropped the oldest over `maxUnacked`.
+        floor: usize,
+        /// Messages of the service's stream counted by the client, and as last written in
+        /// an `ack` or `resume` frame.
+        received: u64,
+        acked_out: u64,
     }
 
     #[derive(Clone, Copy, Debug, PartialEq)]
@@ -677,6 +716,21 @@ pub mod client {
     struct Packet {
         tunnel: TunnelId,
         fate: Fate,
+        /// The stream it was last written on (while that stream kept messages).
+        stream: Option<usize>,
+        /// An `ack` or `resumed` of that stream covered it (the service has it: its send
+        /// cannot fail).
+        acked: bool,
+        /// That stream no longer keeps it (acknowledged, or the oldest over `maxUnacked`).
+        dropped: bool,
+    }
+
+    /// A check that can only be made once a step's outputs were read.
+    #[derive(Debug)]
+    enum Expect {
+        /// `resumed:<m>` accepted on `conn`: the packets of the stream above `m` are written
+        /// again there, first and in order, and the tunnel is active.
+        Replay { tunnel: TunnelId, conn: ConnId, packets: Vec<usize> },
     }
 
     #[derive(Clone, Copy, Debug, PartialEq)]
@@ -702,6 +756,9 @@ pub mod client {
         last_flow: Option<FlowId>,
         tunnels: Vec<TunnelModel>,
         packets: Vec<Packet>,
+        streams: Vec<Stream>,
+        /// What the outputs of the current step must show.
+        expect: Option<Expect>,
         network_watched: bool,
         online: bool,
         markers: f64,
@@ -755,6 +812,8 @@ pub mod client {
                 last_flow: None,
                 tunnels: Vec::new(),
                 packets: Vec::new(),
+                streams: Vec::new(),
+                expect: None,
                 network_watched: false,
                 online: true,
                 markers: 0.0,
@@ -802,6 +861,8 @@ pub mod client {
                 violation!(self, "output for a stale input: {outs:?}");
             }
             let mut bad_done = false;
+            // Packets written on the socket of an expected replay, in order.
+            let mut replayed: Vec<Value> = Vec::new();
             // Per tunnel: a `close` event was output in this step.
             let mut closed: BTreeMap<u32, bool> = BTreeMap::new();
             for out in &outs {
@@ -873,14 +934,52 @@ pub mod client {
                         }
                         self.pending.push(Call::TunnelUrl(*op, *attempt));
                     }
-                    Output::Connect { tunnel, conn, .. } => {
+                    Output::Connect { tunnel, conn, url } => {
                         let Some(i) = self.tunnel(*tunnel) else { violation!(self, "connect of unknown tunnel") };
+                        let was = before.get(i).copied().unwrap_or(TunnelStatus::Closed);
+                        let status = self.client.tunnel_status(*tunnel);
+                        // A socket to a new URL sets the tunnel's socket URL; a resume socket
+                        // goes to the last one plus `resume` and leaves it as it was.
+                        let resume = self.client.socket_url(*tunnel) != Some(url.as_str());
                         let t = &mut self.tunnels[i];
                         if t.live.is_some() || t.conns.last().is_some_and(|(c, _)| c >= conn) {
                             violation!(self, "second socket or conn id not increasing: {out:?} ({t:?})");
                         }
                         t.live = Some(*conn);
                         t.conns.push((*conn, Sock::Pending));
+                        if resume {
+                            t.resume_conns.push(*conn);
+                            t.resume_tries += 1;
+                            let tries = t.resume_tries;
+                            let expected = t.socket_url.as_ref().map(|u| {
+                                let sep = if u.contains('?') { '&' } else { '?' };
+                                format!("{u}{sep}resume")
+                            });
+                            let loss_at = t.loss_at;
+                            let stream = t.stream.map(|s| &self.streams[s]);
+                            check!(self, expected.as_ref() == Some(url), "resume socket to {url:?}, not {expected:?}");
+                            check!(
+                                self,
+                                was == TunnelStatus::Reconnecting && status == TunnelStatus::Reconnecting,
+                                "resume socket from {was:?} to {status:?}: {out:?}"
+                            );
+                            let Some(s) = stream else { violation!(self, "resume socket without a stream: {out:?}") };
+                            check!(
+                                self,
+                                s.token.is_some() && !s.spent && !s.ended,
+                                "resume socket for a stream that cannot resume ({s:?}): {out:?}"
+                            );
+                            check!(
+                                self,
+                                self.host.now < loss_at.saturating_add(s.grace),
+                                "resume socket at {} after the grace period (loss at {loss_at}, {s:?})",
+                                self.host.now
+                            );
+                            check!(self, tries <= 2, "resume socket {tries} after one loss: {out:?}");
+                        } else {
+                            t.socket_url = Some(url.clone());
+                            t.stream = None;
+                        }
                     }
                     Output::SendFrame { tunnel, conn, frame } => {
                         let Some(i) = self.tunnel(*tunnel) else { violation!(self, "send on unknown tunnel") };
@@ -889,8 +988,32 @@ pub mod client {
                         if t.live != Some(*conn) || !open {
                             violation!(self, "frame for a stale or unopened socket: {out:?} ({t:?})");
                         }
-                        if let Outbound::Packet(p) = frame {
-                            self.move_packet(p, *tunnel, Fate::WithDriver(*conn));
+                        let first = !t.written.contains(conn);
+                        let resume_conn = t.resume_conns.contains(conn);
+                        self.tunnels[i].written.push(*conn);
+                        if resume_conn && first {
+                            let resume = matches!(frame, Outbound::Control(c) if c.starts_with("resume:"));
+                            check!(self, resume, "the first frame on a resume socket is not `resume`: {out:?}");
+                        }
+                        if !resume_conn && first && self.tunnels[i].resume_on {
+                            let announce = matches!(frame, Outbound::Control(c) if c == RESUMABLE_V1);
+                            check!(
+                                self,
+                                announce,
+                                "the first frame on a new tunnel's socket is not the announce: {out:?}"
+                            );
+                        }
+                        match frame {
+                            Outbound::Packet(p) => {
+                                self.packet_written(p, i, *conn);
+                                if let Some(Expect::Replay { conn: c, .. }) = &self.expect {
+                                    if c == conn {
+                                        replayed.push(p.clone());
+                                    }
+                                }
+                            }
+                            Outbound::Control(text) => self.control_written(text, i, *conn, first, resume_conn),
+                            Outbound::Ping | Outbound::Close => {}
                         }
                     }
                     Output::CloseSocket { tunnel, conn } => {
@@ -922,11 +1045,17 @@ pub mod client {
                                 check!(self, was == TunnelStatus::Reconnecting, "reconnect from {was:?}")
                             }
                             Event::Reconnecting => {
-                                check!(self, was == TunnelStatus::Active, "reconnecting from {was:?}")
+                                check!(self, was == TunnelStatus::Active, "reconnecting from {was:?}");
+                                let t = &mut self.tunnels[i];
+                                t.loss_at = self.host.now;
+                                t.resume_tries = 0;
                             }
                             Event::Close => {
                                 check!(self, was != TunnelStatus::Closed, "close of a closed tunnel");
                                 closed.insert(tunnel.0, true);
+                                if let Some(s) = self.tunnels[i].stream.take() {
+                                    self.streams[s].ended = true;
+                                }
                             }
                             Event::Error { error: TunnelError::ConnectService | TunnelError::SocketError, .. } => {
                                 check!(self, was == TunnelStatus::Connecting, "{event:?} from {was:?}")
@@ -934,7 +1063,9 @@ pub mod client {
                             Event::Error { error, .. } => {
                                 check!(self, *error == TunnelError::AnotherTunnelOpen, "unexpected {event:?}")
                             }
-                            Event::Overflow(p) => self.move_packet(p, *tunnel, Fate::Returned),
+                            Event::Overflow(p) => {
+                                self.move_packet(p, *tunnel, Fate::Returned);
+                            }
                             Event::Unsent(ps) => {
                                 check!(self, !ps.is_empty(), "empty 4002");
                                 for p in ps {
@@ -963,6 +1094,18 @@ pub mod client {
             if let Some((op, _)) = bad_op {
                 check!(self, bad_done, "op {op:?} with a reserved id was not refused");
             }
+            if let Some(Expect::Replay { tunnel, conn, packets }) = self.expect.take() {
+                let status = self.client.tunnel_status(tunnel);
+                check!(self, status == TunnelStatus::Active, "{status:?} after an accepted `resumed`");
+                let expected: Vec<String> = packets.iter().map(|n| format!("p{n}")).collect();
+                let got: Vec<String> =
+                    replayed.iter().take(expected.len()).map(|p| p.as_string().unwrap_or_default()).collect();
+                check!(
+                    self,
+                    got == expected,
+                    "replay on {conn:?} after `resumed`: {got:?}, expected {expected:?} first"
+                );
+            }
             self.after_step();
         }
 
@@ -973,15 +1116,155 @@ pub mod client {
             self.last_flow = Some(flow);
         }
 
-        fn move_packet(&mut self, p: &Value, tunnel: TunnelId, to: Fate) {
+        /// Moves a packet from the core to the driver or back to the page: from the core
+        /// (queued, or its send failed), or again from the driver when its stream may still
+        /// need it (written again after a resume, on a new tunnel after a refusal, or
+        /// reported when the tunnel closed while it was lost).
+        fn move_packet(&mut self, p: &Value, tunnel: TunnelId, to: Fate) -> usize {
             let Some(n) = p.as_string().and_then(|s| s.strip_prefix('p').and_then(|n| n.parse::<usize>().ok())) else {
                 violation!(self, "not a packet: {p:?}");
             };
+            let resendable = self.resendable(n);
             let Some(packet) = self.packets.get_mut(n) else { violation!(self, "unknown packet {p:?}") };
-            if packet.tunnel != tunnel || packet.fate != Fate::InCore {
+            let again = match (packet.fate, to) {
+                (Fate::WithDriver(_), Fate::Returned) => resendable,
+                (Fate::WithDriver(old), Fate::WithDriver(new)) => resendable && new > old,
+                _ => false,
+            };
+            if packet.tunnel != tunnel || (packet.fate != Fate::InCore && !again) {
                 violation!(self, "packet {p:?} moved from {packet:?} to {to:?} by tunnel {tunnel:?}");
             }
             packet.fate = to;
+            n
+        }
+
+        /// Whether packet `n`, handed to the driver, may be handed out again: it was written
+        /// on a stream that got a token and still keeps messages, and no `ack` covered it.
+        fn resendable(&self, n: usize) -> bool {
+            let Some(packet) = self.packets.get(n) else { return false };
+            let kept = packet.stream.is_some_and(|s| self.streams[s].token.is_some() && !self.streams[s].spent);
+            kept && !packet.dropped
+        }
+
+        /// A packet written on connection `conn` of tunnel `i`: numbered and kept on the
+        /// tunnel's stream (unless it is a replay there); over `maxUnacked` the oldest goes.
+        fn packet_written(&mut self, p: &Value, i: usize, conn: ConnId) {
+            let t = &self.tunnels[i];
+            let (tunnel, stream, max_unacked) = (t.id, t.stream, t.max_unacked);
+            let resume_conn = t.resume_conns.contains(&conn);
+            let n = self.move_packet(p, tunnel, Fate::WithDriver(conn));
+            if let Some(s) = stream.filter(|s| !self.streams[*s].spent) {
+                let st = &mut self.streams[s];
+                if st.sent.contains(&n) {
+                    check!(self, resume_conn, "p{n} written twice on stream {s} (not a replay after a resume)");
+                } else {
+                    if st.sent.len() - st.floor >= max_unacked.max(1) {
+                        let oldest = st.sent[st.floor];
+                        st.floor += 1;
+                        self.packets[oldest].dropped = true;
+                    }
+                    self.streams[s].sent.push(n);
+                    self.packets[n].acked = false;
+                    self.packets[n].dropped = false;
+                }
+            }
+            self.packets[n].stream = stream;
+        }
+
+        /// A control frame of the extension written on connection `conn` of tunnel `i`.
+        fn control_written(&mut self, text: &str, i: usize, conn: ConnId, first: bool, resume_conn: bool) {
+            let stream = self.tunnels[i].stream;
+            match wafer_core::frame::parse(text) {
+                Frame::Resumable(Some(1)) if text == RESUMABLE_V1 => {
+                    let on = self.tunnels[i].resume_on;
+                    check!(self, first && !resume_conn && on, "announce on {conn:?} (first={first}, resume on={on})");
+                    self.streams.push(Stream::default());
+                    self.tunnels[i].stream = Some(self.streams.len() - 1);
+                }
+                Frame::Ack(n) => {
+                    let Some(s) = stream.filter(|s| self.streams[*s].token.is_some()) else {
+                        violation!(self, "{text:?} on a stream without a token");
+                    };
+                    let st = &self.streams[s];
+                    let ok = n == st.received && n != st.acked_out;
+                    check!(self, ok, "{text:?} with {} messages received, {} acknowledged", st.received, st.acked_out);
+                    self.streams[s].acked_out = n;
+                }
+                Frame::Resume { received, token } => {
+                    let Some(s) = stream else { violation!(self, "{text:?} without a stream") };
+                    let st = &self.streams[s];
+                    let ok = first && resume_conn && st.token.as_deref() == Some(token) && received == st.received;
+                    check!(self, ok, "{text:?} on {conn:?} (first={first}, resume socket={resume_conn}, {st:?})");
+                    self.streams[s].acked_out = received;
+                }
+                _ => violation!(self, "control frame {text:?} is none the client writes"),
+            }
+        }
+
+        /// The model's side of a frame the service sends on the live, open connection `conn`
+        /// of tunnel `i` (status `status` before it); `false` when the service could not
+        /// have sent it (an `ack` or `resumed` counting a message whose send failed).
+        fn frame_in(&mut self, i: usize, conn: ConnId, status: TunnelStatus, frame: &Frame) -> bool {
+            let Some(s) = self.tunnels[i].stream else { return true };
+            let resuming = status == TunnelStatus::Reconnecting && self.tunnels[i].resume_conns.contains(&conn);
+            let failed_before = |sim: &Sim, n: u64| {
+                let st = &sim.streams[s];
+                let n = usize::try_from(n).unwrap_or(usize::MAX).min(st.sent.len());
+                st.sent[..n].iter().any(|p| sim.packets[*p].fate == Fate::InCore)
+            };
+            let in_range = |st: &Stream, n: u64| n >= st.floor as u64 && n <= st.sent.len() as u64;
+            match (status, frame) {
+                (TunnelStatus::Active, Frame::ResumeToken { grace_ms, token }) => {
+                    let st = &mut self.streams[s];
+                    if !st.spent && st.token.is_none() {
+                        st.token = Some((*token).to_owned());
+                        st.grace = *grace_ms;
+                    }
+                }
+                (TunnelStatus::Active, Frame::Pong) => {
+                    let st = &mut self.streams[s];
+                    if st.token.is_none() {
+                        st.spent = true;
+                    }
+                }
+                (TunnelStatus::Active, Frame::Ack(n)) => {
+                    let st = &self.streams[s];
+                    if st.token.is_some() && !st.spent && in_range(st, *n) {
+                        if failed_before(self, *n) {
+                            return false;
+                        }
+                        self.acked(s, *n as usize);
+                    }
+                }
+                (TunnelStatus::Reconnecting, Frame::Resumed(m)) if resuming => {
+                    if in_range(&self.streams[s], *m) {
+                        if failed_before(self, *m) {
+                            return false;
+                        }
+                        self.acked(s, *m as usize);
+                        let packets = self.streams[s].sent[*m as usize..].to_vec();
+                        self.expect = Some(Expect::Replay { tunnel: self.tunnels[i].id, conn, packets });
+                    } else {
+                        self.streams[s].ended = true;
+                    }
+                }
+                (TunnelStatus::Reconnecting, Frame::ResumeRefused | Frame::Close) if resuming => {
+                    self.streams[s].ended = true;
+                }
+                _ => {}
+            }
+            true
+        }
+
+        /// The service acknowledged the first `n` messages of stream `s` (`n` at or above
+        /// the floor).
+        fn acked(&mut self, s: usize, n: usize) {
+            let st = &mut self.streams[s];
+            for p in &st.sent[..n] {
+                self.packets[*p].acked = true;
+                self.packets[*p].dropped = true;
+            }
+            st.floor = n;
         }
 
         /// Invariants after every step.
@@ -1133,6 +1416,8 @@ pub mod client {
                             ("backoffCap", Value::Number(f64::from(b.u16()))),
                             ("jitter", Value::Bool(b.chance(128))),
                             ("seed", Value::Number(f64::from(b.byte()))),
+                            ("resume", Value::Bool(b.chance(224))),
+                            ("maxUnacked", Value::Number(b.pick(&[1.0, 2.0, 3.0, 1024.0]))),
                         ];
                         gen::object(b, pairs)
                     } else {
@@ -1147,14 +1432,22 @@ pub mod client {
                         Ok(id) => {
                             check!(self, !another || deferred, "a second tunnel was made while one is open");
                             check!(self, self.tunnel(id).is_none(), "tunnel id reused");
-                            let max_tries = tunnel_config(&options, 0).max_reconnect_tries;
+                            let config = tunnel_config(&options, 0);
                             self.tunnels.push(TunnelModel {
                                 id,
                                 url,
                                 conns: Vec::new(),
                                 live: None,
                                 url_attempts: Vec::new(),
-                                max_tries,
+                                max_tries: config.max_reconnect_tries,
+                                resume_on: config.resume,
+                                max_unacked: config.max_unacked,
+                                socket_url: None,
+                                stream: None,
+                                resume_conns: Vec::new(),
+                                written: Vec::new(),
+                                loss_at: 0,
+                                resume_tries: 0,
                             });
                         }
                         Err(_) => check!(self, another && !deferred, "a tunnel was refused with none open"),
@@ -1177,7 +1470,13 @@ pub mod client {
                     let packet = Value::String(format!("p{n}"));
                     let idle = b.chance(192);
                     log!(self, "emit {id:?} p{n} idle={idle}");
-                    self.packets.push(Packet { tunnel: id, fate: Fate::InCore });
+                    self.packets.push(Packet {
+                        tunnel: id,
+                        fate: Fate::InCore,
+                        stream: None,
+                        acked: false,
+                        dropped: false,
+                    });
                     match self.client.emit(id, packet, idle, &mut self.host) {
                         Emitted::Direct(conn, p) => {
                             check!(self, p.as_string() == Some(format!("p{n}")), "direct send of another packet");
@@ -1185,7 +1484,8 @@ pub mod client {
                             let t = &self.tunnels[i];
                             let open = t.conns.iter().any(|(c, s)| *c == conn && *s == Sock::Open);
                             check!(self, t.live == Some(conn) && open, "direct send on a stale socket {conn:?}");
-                            self.packets[n].fate = Fate::WithDriver(conn);
+                            // Numbered and kept as if `emit` had written it.
+                            self.packet_written(&p, i, conn);
                         }
                         Emitted::Done => {}
                         Emitted::Unknown => violation!(self, "emit on a known tunnel answered Unknown"),
@@ -1346,7 +1646,7 @@ pub mod client {
                 }
             };
             let live = self.tunnels[i].live == Some(conn);
-            let kind = b.below(6);
+            let kind = b.below(7);
             log!(self, "socket {id:?} {conn:?} ({sock:?}, live={live}) event {kind}");
             match kind {
                 0 => {
@@ -1376,36 +1676,101 @@ pub mod client {
                     if live && sock != Sock::Open {
                         return;
                     }
-                    let text = if b.chance(200) {
-                        b.pick(&[
-                            "pong",
-                            "pong",
-                            "close",
-                            "timeout:0.04",
-                            "timeout:15",
-                            "timeout:\"2\"",
-                            "timeout:0",
-                            "timeout:x",
-                            "timeout:99999",
-                        ])
-                        .to_owned()
-                    } else {
-                        b.text(16)
+                    let text = match b.below(8) {
+                        0..=2 => b
+                            .pick(&[
+                                "pong",
+                                "pong",
+                                "close",
+                                "timeout:0.04",
+                                "timeout:15",
+                                "timeout:\"2\"",
+                                "timeout:0",
+                                "timeout:x",
+                                "timeout:99999",
+                            ])
+                            .to_owned(),
+                        // The resume extension (docs/RESUME.md).
+                        3..=6 => b
+                            .pick(&[
+                                "resume-token:30:tok",
+                                "resume-token:30:tok",
+                                "resume-token:1:t2",
+                                "resume-token:0:t0",
+                                "ack:0",
+                                "ack:1",
+                                "ack:1",
+                                "ack:3",
+                                "ack:99",
+                                "resumed:0",
+                                "resumed:0",
+                                "resumed:1",
+                                "resumed:2",
+                                "resumed:99",
+                                "resume-refused",
+                                "resume-token:x:tok",
+                                "ack:-1",
+                            ])
+                            .to_owned(),
+                        _ => b.text(16),
                     };
                     let frame = wafer_core::frame::parse(&text);
                     log!(self, "    frame {text:?}");
+                    if live {
+                        let status = self.client.tunnel_status(id);
+                        if !self.frame_in(i, conn, status, &frame) {
+                            log!(self, "    (not sent: it counts a message whose send failed)");
+                            return;
+                        }
+                    }
                     *stale = !live;
                     self.client.handle_frame(id, conn, frame, &mut self.host);
                 }
-                _ => {
-                    // A send of a packet handed to the driver on this socket failed.
-                    let Some(n) = self.packets.iter().position(|p| p.tunnel == id && p.fate == Fate::WithDriver(conn))
+                5 => {
+                    // A send of a packet handed to the driver on this socket failed (never
+                    // one the service acknowledged: it received that one).
+                    let Some(n) = self
+                        .packets
+                        .iter()
+                        .position(|p| p.tunnel == id && p.fate == Fate::WithDriver(conn) && !p.acked)
                     else {
                         return;
                     };
                     self.packets[n].fate = Fate::InCore;
                     log!(self, "    send of p{n} failed");
                     self.client.handle_send_failed(id, conn, Value::String(format!("p{n}")), &mut self.host);
+                }
+                _ => {
+                    // Message frames from the service (the host dispatches them after
+                    // `handle_message`, and flushes the tunnel when that queued an `ack`).
+                    if live && sock != Sock::Open {
+                        return;
+                    }
+                    let count = b.pick(&[1usize, 2, 5, 31, 32, 33, 64]);
+                    log!(self, "    {count} message frames");
+                    let status = self.client.tunnel_status(id);
+                    let stream = self.tunnels[i].stream.filter(|s| self.streams[*s].token.is_some());
+                    for _ in 0..count {
+                        let got = self.client.handle_message(id, conn);
+                        let expected = match stream {
+                            _ if !live => None,
+                            Some(s) if status == TunnelStatus::Active => {
+                                let st = &mut self.streams[s];
+                                st.received += 1;
+                                Some(st.received - st.acked_out >= 32)
+                            }
+                            _ => Some(false),
+                        };
+                        check!(self, got == expected, "handle_message on {conn:?}: {got:?}, expected {expected:?}");
+                        if got == Some(true) {
+                            let before = self.statuses();
+                            self.client.flush_tunnel(id, &mut self.host);
+                            self.settle(&before, false, None);
+                        }
+                    }
+                    // Nothing else is waiting in the tunnel.
+                    self.client.flush_tunnel(id, &mut self.host);
+                    *stale = true;
                 }
             }
         }
