@@ -27,6 +27,8 @@ const OUTBOX: usize = 256;
 
 /// How long a resume socket may take to send its `resume:<n>:<token>` frame.
 pub const RESUME_WAIT: Duration = Duration::from_secs(10);
+/// Resume sockets that may wait for their first frame at once; more are refused at once.
+pub const MAX_WAITING_RESUMES: usize = 4096;
 
 /// A side acknowledges after this many messages since its last `ack` (docs/RESUME.md).
 const ACK_EVERY: u64 = 32;
@@ -220,6 +222,8 @@ pub struct Hub {
     http: reqwest::Client,
     metrics: Arc<Metrics>,
     connect_base: String,
+    /// Resume sockets waiting for their first frame.
+    waiting_resumes: std::sync::atomic::AtomicUsize,
 }
 
 impl Hub {
@@ -237,6 +241,7 @@ impl Hub {
             http,
             metrics,
             connect_base,
+            waiting_resumes: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -449,6 +454,12 @@ impl Hub {
     /// open or in its grace period, `token` is its token and every message after `n` is
     /// kept. The socket serving it until now, if any, is replaced (no callback). A refusal
     /// changes nothing.
+    /// Whether the tunnel is open or in its grace period, with a token issued.
+    fn may_resume(&self, key: TunnelKey) -> bool {
+        let g = self.lock();
+        g.tunnels.get(&key).is_some_and(|t| matches!(t.state, State::Open(_) | State::Grace) && t.resume.is_some())
+    }
+
     fn resume(&self, key: TunnelKey, n: u64, token: &str) -> Option<Resumed> {
         let mut g = self.lock();
         if g.shutting_down {
@@ -774,7 +785,22 @@ impl Hub {
     pub async fn run_resume(self: Arc<Self>, key: Option<TunnelKey>, mut ws: WebSocket) {
         let m = &self.metrics;
         m.sockets.fetch_add(1, Relaxed);
-        let first = tokio::time::timeout(RESUME_WAIT, first_text(&mut ws)).await.ok().flatten();
+        // Only a tunnel that may resume waits for the client's frame (bounded); for an
+        // unknown, ended or not resumable one the answer is given at once.
+        let waiting = &self.waiting_resumes;
+        let resumable = key.is_some_and(|k| self.may_resume(k));
+        let first = if resumable && waiting.fetch_add(1, Relaxed) < MAX_WAITING_RESUMES {
+            let first = tokio::time::timeout(RESUME_WAIT, first_text(&mut ws)).await.ok().flatten();
+            waiting.fetch_sub(1, Relaxed);
+            first
+        } else {
+            if resumable {
+                // Over the bound: the count taken above is given back.
+                waiting.fetch_sub(1, Relaxed);
+                m.limit_hit("waiting_resumes");
+            }
+            None
+        };
         if first.is_some() {
             m.frames_in.fetch_add(1, Relaxed);
         }
