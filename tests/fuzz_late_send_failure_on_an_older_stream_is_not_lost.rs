@@ -6,6 +6,10 @@
 //! neither written again nor reported. Without the extension (or before the token) the
 //! same failure requeues the packet or writes it on the open socket.
 //!
+//! The same cause the other way round: after a refused resume the kept packets are already
+//! back in the queue, and a late failure of one of them on the lost socket queues it a
+//! second time (written twice on the new tunnel, or reported twice in `Unsent`).
+//!
 //! Ignored until the core decides by the packet's stream (reported; `core/` belongs to the
 //! tunnel work, not to the fuzz harness).
 mod common;
@@ -47,4 +51,34 @@ fn a_late_send_failure_of_an_older_stream_is_written_again_or_reported() {
     h.close();
     outs.extend(h.take());
     assert!(delivered_or_reported(&outs, "a"), "`a` was lost: {outs:?}");
+}
+
+#[test]
+#[ignore = "core bug found by the fuzzer: a late send failure of a packet requeued by a refused resume queues it twice"]
+fn a_late_send_failure_after_a_refused_resume_writes_the_packet_once() {
+    let mut h = TunnelHarness::with_config(resumable());
+    h.open();
+    let c1 = h.answer_url();
+    h.socket_open(c1);
+    h.frame(c1, "resume-token:30:tok");
+    h.emit("a");
+    assert_eq!(h.take(), vec![control(c1, "resumable:1"), event(Event::Connect), send(c1, "a")]);
+    h.lose_connection(c1);
+    h.advance(1000);
+    let c2 = match h.take().as_slice() {
+        [Output::Connect { conn, resume: true, .. }] => *conn,
+        other => panic!("expected a resume socket, got {other:?}"),
+    };
+    h.socket_open(c2);
+    h.frame(c2, "resume-refused");
+    assert_eq!(h.take(), vec![control(c2, "resume:0:tok"), close_socket(c2), request_url(2)]);
+    // `a` is back in the queue (kept, unacknowledged); the host reports now that it never
+    // left the first socket.
+    h.send_failed(c1, "a");
+    h.url_ok(2);
+    let c3 = h.expect_connect(2);
+    h.socket_open(c3);
+    let outs = h.take();
+    let written = outs.iter().filter(|o| **o == send(c3, "a")).count();
+    assert_eq!(written, 1, "`a` written {written} times on the new tunnel: {outs:?}");
 }

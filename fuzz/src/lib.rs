@@ -1746,9 +1746,10 @@ pub mod client {
                         return;
                     };
                     // tests/fuzz_late_send_failure_on_an_older_stream_is_not_lost.rs
-                    let current = self.tunnels[i].stream;
-                    let older = self.packets[n].stream != current
-                        && current.is_some_and(|s| self.streams[s].token.is_some() && !self.streams[s].spent);
+                    // A packet of another stream than the live one, with a token on either.
+                    let current = self.tunnels[i].stream.filter(|s| !self.streams[*s].ended);
+                    let token = |s: Option<usize>| s.is_some_and(|s| self.streams[s].token.is_some());
+                    let older = self.packets[n].stream != current && (token(current) || token(self.packets[n].stream));
                     if older && avoid("older-stream-failure") {
                         return;
                     }
