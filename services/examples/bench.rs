@@ -41,10 +41,13 @@ struct Opts {
     fanout: usize,
     rounds: usize,
     messages: usize,
+    /// The service's clients announce the resume extension and acknowledge every 32
+    /// messages, as this repository's SDK does (docs/RESUME.md).
+    resumable: bool,
 }
 
 fn opts() -> Opts {
-    let mut o = Opts { idle: 10_000, fanout: 1_000, rounds: 200, messages: 20 };
+    let mut o = Opts { idle: 10_000, fanout: 1_000, rounds: 200, messages: 20, resumable: false };
     let args: Vec<String> = std::env::args().skip(1).collect();
     for pair in args.chunks(2) {
         let n = pair.get(1).and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{}: a number", pair[0]));
@@ -53,6 +56,7 @@ fn opts() -> Opts {
             "--fanout" => o.fanout = n,
             "--rounds" => o.rounds = n,
             "--messages" => o.messages = n,
+            "--resumable" => o.resumable = n != 0,
             other => panic!("unknown argument {other}"),
         }
     }
@@ -132,20 +136,31 @@ fn small_buffers() -> WebSocketConfig {
     WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0)
 }
 
-/// A client socket: counts `message:` frames; sends what it is told to.
+/// A client socket: counts `message:` frames; sends what it is told to. `resumable`: it
+/// announces the resume extension first and acknowledges every 32 messages.
 struct Client {
     tx: mpsc::UnboundedSender<Message>,
     task: tokio::task::JoinHandle<()>,
 }
 
-fn run_client(ws: Ws, counter: Arc<Counter>) -> Client {
+fn run_client(ws: Ws, counter: Arc<Counter>, resumable: bool) -> Client {
     let (tx, mut rx) = mpsc::unbounded_channel::<Message>();
     let task = tokio::spawn(async move {
         let (mut sink, mut stream) = ws.split();
+        if resumable && sink.send(Message::text("resumable:1")).await.is_err() {
+            return;
+        }
+        let mut received = 0u64;
         loop {
             tokio::select! {
                 m = stream.next() => match m {
-                    Some(Ok(Message::Text(t))) if t.starts_with("message:") => counter.hit(),
+                    Some(Ok(Message::Text(t))) if t.starts_with("message:") => {
+                        counter.hit();
+                        received += 1;
+                        if resumable && received % 32 == 0 && sink.send(Message::text(format!("ack:{received}"))).await.is_err() {
+                            return;
+                        }
+                    }
                     Some(Ok(_)) => {}
                     _ => return,
                 },
@@ -248,6 +263,7 @@ async fn bench_service(o: &Opts) -> Figures {
     let counter = Arc::new(Counter::default());
     let ids = Arc::new(Mutex::new(Vec::new()));
     let mut clients = Vec::new();
+    let resumable = o.resumable;
     let open = |n: usize| {
         let (http, base, counter, ids) = (http.clone(), base.clone(), counter.clone(), ids.clone());
         async move {
@@ -264,7 +280,7 @@ async fn bench_service(o: &Opts) -> Figures {
                     let d: Value = serde_json::from_str(v["data"].as_str().expect("issued")).unwrap();
                     let ws = connect(d["connectUrl"].as_str().unwrap().to_owned()).await;
                     drop(permit);
-                    (d["tunnelId"].as_str().unwrap().to_owned(), run_client(ws, counter))
+                    (d["tunnelId"].as_str().unwrap().to_owned(), run_client(ws, counter, resumable))
                 });
             }
             let mut out = Vec::new();
@@ -433,7 +449,7 @@ async fn bench_floor(o: &Opts) -> Figures {
                 set.spawn(async move {
                     let ws = connect(format!("ws://{addr}/client")).await;
                     drop(permit);
-                    run_client(ws, counter)
+                    run_client(ws, counter, false)
                 });
             }
             let mut out = Vec::new();
