@@ -157,7 +157,7 @@ fn run_client(ws: Ws, counter: Arc<Counter>, resumable: bool) -> Client {
                     Some(Ok(Message::Text(t))) if t.starts_with("message:") => {
                         counter.hit();
                         received += 1;
-                        if resumable && received % 32 == 0 && sink.send(Message::text(format!("ack:{received}"))).await.is_err() {
+                        if resumable && received.is_multiple_of(32) && sink.send(Message::text(format!("ack:{received}"))).await.is_err() {
                             return;
                         }
                     }
