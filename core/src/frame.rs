@@ -215,20 +215,16 @@ pub fn encode_with_token(head: &str, n: u64, token: &str) -> String {
 
 /// Appends `n` in decimal (without `format!`, which would add to the wasm module).
 fn push_count(s: &mut String, n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
+    let mut digits = Vec::with_capacity(20);
     let mut n = n;
     loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
+        digits.push(b'0' + (n % 10) as u8);
         n /= 10;
         if n == 0 {
             break;
         }
     }
-    for &d in &digits[i..] {
-        s.push(char::from(d));
-    }
+    s.extend(digits.iter().rev().map(|&d| char::from(d)));
 }
 
 /// Parses the body of `timeout:N` (seconds as decimal digits with an optional fraction,
