@@ -27,7 +27,7 @@ fn delivered_or_reported(outs: &[Out], p: &str) -> bool {
 }
 
 #[test]
-#[ignore = "core bug found by the fuzzer: a late send failure of an older stream is dropped once the current stream has a token"]
+
 fn a_late_send_failure_of_an_older_stream_is_written_again_or_reported() {
     let mut h = TunnelHarness::with_config(resumable());
     h.open();
@@ -54,7 +54,7 @@ fn a_late_send_failure_of_an_older_stream_is_written_again_or_reported() {
 }
 
 #[test]
-#[ignore = "core bug found by the fuzzer: a late send failure of a packet requeued by a refused resume queues it twice"]
+
 fn a_late_send_failure_after_a_refused_resume_writes_the_packet_once() {
     let mut h = TunnelHarness::with_config(resumable());
     h.open();

@@ -22,7 +22,7 @@ fn delivered_or_reported(outs: &[Out], p: &str) -> bool {
 }
 
 #[test]
-#[ignore = "core bug found by the fuzzer: a failed send of a message dropped over maxUnacked is lost"]
+
 fn a_failed_send_of_a_message_no_longer_kept_is_written_again_or_reported() {
     let mut h = TunnelHarness::with_config(TunnelConfig { max_unacked: 2, ..resumable() });
     h.open();

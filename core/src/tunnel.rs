@@ -209,7 +209,8 @@ pub const RESUME_TRIES: u32 = 2;
 struct Resume<P> {
     /// `resumable:1` was written on this stream: messages written are numbered and kept.
     announced: bool,
-    /// No more keeping on this stream: the service ignored the announce.
+    /// No more keeping on this stream: the service ignored the announce, or more than
+    /// `max_unacked` messages waited for an `ack` (no replay possible).
     spent: bool,
     /// The service's token, once it answered.
     token: Option<String>,
@@ -313,6 +314,12 @@ pub struct Tunnel<P, D> {
     rng: u64,
     /// The resume extension.
     resume: Resume<P>,
+    /// The first connection of the current stream.
+    stream_start: ConnId,
+    /// Streams that ended lately, oldest first: their first connection, and whether every
+    /// packet written on them and not acknowledged went back to the queue (a late send
+    /// failure there is then covered already).
+    ended: VecDeque<(ConnId, bool)>,
 }
 
 impl<P: Clone, D> Tunnel<P, D> {
@@ -340,6 +347,8 @@ impl<P: Clone, D> Tunnel<P, D> {
             online: true,
             rng,
             resume: Resume::new(),
+            stream_start: ConnId(0),
+            ended: VecDeque::new(),
         }
     }
 
@@ -464,6 +473,7 @@ impl<P: Clone, D> Tunnel<P, D> {
         }
         // A new tunnel: messages kept from an earlier stream go first, then the announce.
         self.abandon_resume();
+        self.stream_start = conn;
         if self.config.resume {
             self.resume.announced = true;
             self.push(Output::Send { conn, frame: Outbound::Control(frame::RESUMABLE_V1.to_owned()) });
@@ -591,10 +601,11 @@ impl<P: Clone, D> Tunnel<P, D> {
 
     /// Sending `packet` on `conn` failed: requeue it (front) and reconnect.
     pub fn handle_send_failed(&mut self, now: Millis, conn: ConnId, packet: P) {
-        // A kept packet of a resumable stream is replayed after a resume, or requeued for a
-        // new tunnel; without a token, kept packets are forgotten at a reconnect.
-        let kept = self.resume.keeping() && self.resume.token.is_some();
+        // A kept packet of a resumable stream is replayed after a resume, or requeued (or
+        // reported) when its stream ends; without a token, kept packets are forgotten.
+        let kept = self.covered(conn);
         match (self.status, self.conn) {
+            (TunnelStatus::Closed, _) if kept => {}
             (TunnelStatus::Closed, _) => self.push_event(Event::Unsent(vec![packet])),
             (TunnelStatus::Active, Some(current)) if current == conn => {
                 if !kept {
@@ -708,12 +719,14 @@ impl<P: Clone, D> Tunnel<P, D> {
         let r = &mut self.resume;
         if r.keeping() {
             r.sent = r.sent.saturating_add(1);
-            if r.kept.len() >= self.config.max_unacked.max(1) {
-                // Over the bound the oldest goes: a resume then needs the service to have
-                // received it (`resumed:<m>` at or above its number).
-                r.kept.pop_front();
+            if r.kept.len() >= self.config.max_unacked {
+                // Over the bound: no replay possible any more on this stream (what was
+                // written counts as sent, as without the extension).
+                r.spent = true;
+                r.kept.clear();
+            } else {
+                r.kept.push_back(packet.clone());
             }
-            r.kept.push_back(packet.clone());
         }
     }
 
@@ -758,11 +771,30 @@ impl<P: Clone, D> Tunnel<P, D> {
         self.request_url();
     }
 
+    /// Whether a packet written on `conn` and not acknowledged is taken care of by the
+    /// resume extension: kept by the current resumable stream, or requeued (or reported)
+    /// when its stream ended.
+    fn covered(&self, conn: ConnId) -> bool {
+        let r = &self.resume;
+        if r.announced && conn >= self.stream_start {
+            return r.keeping() && r.token.is_some();
+        }
+        self.ended.iter().rev().find(|(start, _)| *start <= conn).is_some_and(|(_, covered)| *covered)
+    }
+
     /// Ends the resume state: the next socket starts a new stream. Messages kept on a
     /// resumable stream go in front of the queue (written again on a new tunnel, or
     /// reported); without a token the service never promised anything and the tunnel
     /// behaves as without the extension (PROTOCOL.md §5: what was written counts as sent).
     fn abandon_resume(&mut self) {
+        if self.resume.announced {
+            // Recent streams only: a send failure comes soon after its socket's end.
+            if self.ended.len() >= 4 {
+                self.ended.pop_front();
+            }
+            let covered = self.resume.token.is_some() && !self.resume.spent;
+            self.ended.push_back((self.stream_start, covered));
+        }
         let kept = std::mem::take(&mut self.resume.kept);
         let kept = if self.resume.token.is_some() { kept } else { VecDeque::new() };
         self.requeue_at = self.requeue_at.saturating_add(kept.len());
