@@ -9,9 +9,7 @@
 //! The same cause the other way round: after a refused resume the kept packets are already
 //! back in the queue, and a late failure of one of them on the lost socket queues it a
 //! second time (written twice on the new tunnel, or reported twice in `Unsent`).
-//!
-//! Ignored until the core decides by the packet's stream (reported; `core/` belongs to the
-//! tunnel work, not to the fuzz harness).
+//! Fixed in 7b00e13: a late failure is judged by the stream its socket belonged to.
 mod common;
 
 use common::tunnel_harness::*;
@@ -27,7 +25,6 @@ fn delivered_or_reported(outs: &[Out], p: &str) -> bool {
 }
 
 #[test]
-
 fn a_late_send_failure_of_an_older_stream_is_written_again_or_reported() {
     let mut h = TunnelHarness::with_config(resumable());
     h.open();
@@ -54,7 +51,6 @@ fn a_late_send_failure_of_an_older_stream_is_written_again_or_reported() {
 }
 
 #[test]
-
 fn a_late_send_failure_after_a_refused_resume_writes_the_packet_once() {
     let mut h = TunnelHarness::with_config(resumable());
     h.open();

@@ -3,10 +3,8 @@
 //! `Tunnel::handle_send_failed` sees a stream that keeps its messages and leaves the packet
 //! to the replay of the kept ones, but it is no longer among them: it is neither written
 //! again (after a resume or on a new tunnel) nor reported in `Unsent`. Without the
-//! extension a failed send is requeued and never lost.
-//!
-//! Ignored until the core requeues a failed packet that is not kept (reported; `core/`
-//! belongs to the tunnel work, not to the fuzz harness).
+//! extension a failed send is requeued and never lost. Fixed in 7b00e13: over
+//! `maxUnacked` the stream is spent again (nothing kept, a failure is requeued).
 mod common;
 
 use common::tunnel_harness::*;
@@ -22,7 +20,6 @@ fn delivered_or_reported(outs: &[Out], p: &str) -> bool {
 }
 
 #[test]
-
 fn a_failed_send_of_a_message_no_longer_kept_is_written_again_or_reported() {
     let mut h = TunnelHarness::with_config(TunnelConfig { max_unacked: 2, ..resumable() });
     h.open();

@@ -672,7 +672,7 @@ pub mod client {
         /// The socket URL of the last `Connect` that was not a resume socket.
         socket_url: Option<String>,
         /// The client stream (index in `Sim::streams`) of the current tunnel, from its
-        /// announce until the next socket to a new URL.
+        /// announce until a socket to a new URL opens.
         stream: Option<usize>,
         /// Connections that are resume sockets.
         resume_conns: Vec<ConnId>,
@@ -690,14 +690,15 @@ pub mod client {
         /// The `resume-token` delivered while the tunnel was active (and its grace, ms).
         token: Option<String>,
         grace: Millis,
-        /// No keeping any more: a `pong` came before a token.
+        /// No keeping any more: a `pong` came before a token, or more than `maxUnacked`
+        /// messages waited for an `ack` (nothing can be replayed).
         spent: bool,
         /// Refused, or the tunnel closed: no resume socket any more.
         ended: bool,
         /// The packets numbered on this stream, in order (number = index + 1).
         sent: Vec<usize>,
         /// The client keeps the packets numbered above this: the service acknowledged up
-        /// to here (`ack`, `resumed`), or the client dropped the oldest over `maxUnacked`.
+        /// to here (`ack`, `resumed`).
         floor: usize,
         /// Messages of the service's stream counted by the client, and as last written in
         /// an `ack` or `resume` frame.
@@ -719,10 +720,8 @@ pub mod client {
         /// The stream it was last written on (while that stream kept messages).
         stream: Option<usize>,
         /// An `ack` or `resumed` of that stream covered it (the service has it: its send
-        /// cannot fail).
+        /// cannot fail, and the client no longer keeps it).
         acked: bool,
-        /// That stream no longer keeps it (acknowledged, or the oldest over `maxUnacked`).
-        dropped: bool,
     }
 
     /// A check that can only be made once a step's outputs were read.
@@ -779,15 +778,6 @@ pub mod client {
     fn verbose() -> bool {
         static V: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
         *V.get_or_init(|| std::env::var_os("WAFER_FUZZ_LOG").is_some())
-    }
-
-    /// Inputs that reach a known core bug, not fixed yet, which a run may steer clear of to
-    /// look for others: `WAFER_FUZZ_AVOID=older-stream-failure,dropped-failure` (see
-    /// fuzz/README.md).
-    /// Only the inputs generated change; every check stays as it is.
-    fn avoid(name: &str) -> bool {
-        static A: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-        A.get_or_init(|| std::env::var("WAFER_FUZZ_AVOID").unwrap_or_default()).split(',').any(|a| a == name)
     }
 
     /// Logs a step (only when [`verbose`]).
@@ -987,7 +977,6 @@ pub mod client {
                             check!(self, tries <= 2, "resume socket {tries} after one loss: {out:?}");
                         } else {
                             t.socket_url = Some(url.clone());
-                            t.stream = None;
                         }
                     }
                     Output::SendFrame { tunnel, conn, frame } => {
@@ -1152,11 +1141,12 @@ pub mod client {
         fn resendable(&self, n: usize) -> bool {
             let Some(packet) = self.packets.get(n) else { return false };
             let kept = packet.stream.is_some_and(|s| self.streams[s].token.is_some() && !self.streams[s].spent);
-            kept && !packet.dropped
+            kept && !packet.acked
         }
 
         /// A packet written on connection `conn` of tunnel `i`: numbered and kept on the
-        /// tunnel's stream (unless it is a replay there); over `maxUnacked` the oldest goes.
+        /// tunnel's stream (unless it is a replay there); over `maxUnacked` the stream stops
+        /// keeping.
         fn packet_written(&mut self, p: &Value, i: usize, conn: ConnId) {
             let t = &self.tunnels[i];
             let (tunnel, stream, max_unacked) = (t.id, t.stream, t.max_unacked);
@@ -1166,15 +1156,11 @@ pub mod client {
                 let st = &mut self.streams[s];
                 if st.sent.contains(&n) {
                     check!(self, resume_conn, "p{n} written twice on stream {s} (not a replay after a resume)");
+                } else if st.sent.len() - st.floor >= max_unacked {
+                    st.spent = true;
                 } else {
-                    if st.sent.len() - st.floor >= max_unacked.max(1) {
-                        let oldest = st.sent[st.floor];
-                        st.floor += 1;
-                        self.packets[oldest].dropped = true;
-                    }
-                    self.streams[s].sent.push(n);
+                    st.sent.push(n);
                     self.packets[n].acked = false;
-                    self.packets[n].dropped = false;
                 }
             }
             self.packets[n].stream = stream;
@@ -1271,7 +1257,6 @@ pub mod client {
             let st = &mut self.streams[s];
             for p in &st.sent[..n] {
                 self.packets[*p].acked = true;
-                self.packets[*p].dropped = true;
             }
             st.floor = n;
         }
@@ -1479,13 +1464,7 @@ pub mod client {
                     let packet = Value::String(format!("p{n}"));
                     let idle = b.chance(192);
                     log!(self, "emit {id:?} p{n} idle={idle}");
-                    self.packets.push(Packet {
-                        tunnel: id,
-                        fate: Fate::InCore,
-                        stream: None,
-                        acked: false,
-                        dropped: false,
-                    });
+                    self.packets.push(Packet { tunnel: id, fate: Fate::InCore, stream: None, acked: false });
                     match self.client.emit(id, packet, idle, &mut self.host) {
                         Emitted::Direct(conn, p) => {
                             check!(self, p.as_string() == Some(format!("p{n}")), "direct send of another packet");
@@ -1665,6 +1644,13 @@ pub mod client {
                     }
                     if live {
                         self.set_sock(i, conn, Sock::Open);
+                        // A socket to a new URL ends the stream (the core puts what it kept
+                        // in front of its queue); its announce starts the next one.
+                        if !self.tunnels[i].resume_conns.contains(&conn) {
+                            if let Some(s) = self.tunnels[i].stream.take() {
+                                self.streams[s].ended = true;
+                            }
+                        }
                     }
                     *stale = !live;
                     self.client.handle_socket_open(id, conn, &mut self.host);
@@ -1746,17 +1732,6 @@ pub mod client {
                         return;
                     };
                     // tests/fuzz_late_send_failure_on_an_older_stream_is_not_lost.rs
-                    // A packet of another stream than the live one, with a token on either.
-                    let current = self.tunnels[i].stream.filter(|s| !self.streams[*s].ended);
-                    let token = |s: Option<usize>| s.is_some_and(|s| self.streams[s].token.is_some());
-                    let older = self.packets[n].stream != current && (token(current) || token(self.packets[n].stream));
-                    if older && avoid("older-stream-failure") {
-                        return;
-                    }
-                    // tests/fuzz_send_failure_of_a_message_dropped_over_max_unacked_is_not_lost.rs
-                    if self.packets[n].dropped && avoid("dropped-failure") {
-                        return;
-                    }
                     self.packets[n].fate = Fate::InCore;
                     log!(self, "    send of p{n} failed");
                     self.client.handle_send_failed(id, conn, Value::String(format!("p{n}")), &mut self.host);
