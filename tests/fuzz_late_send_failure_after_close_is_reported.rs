@@ -14,7 +14,6 @@ use common::tunnel_harness::*;
 use wafer_core::tunnel::{Event, Output, TunnelStatus};
 
 #[test]
-#[ignore = "core bug found by the fuzzer: a late send failure of a stream ended by close() is taken as covered by the stream before"]
 fn a_late_send_failure_after_close_is_reported() {
     let mut h = TunnelHarness::with_config(resumable());
     h.open();

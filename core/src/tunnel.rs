@@ -771,6 +771,19 @@ impl<P: Clone, D> Tunnel<P, D> {
         self.request_url();
     }
 
+    /// Records the end of the current stream, if one was announced (`covered`: what it
+    /// kept went back to the queue or was reported).
+    fn end_stream(&mut self, covered: bool) {
+        if self.resume.announced {
+            // Recent streams only: a send failure comes soon after its socket's end.
+            if self.ended.len() >= 4 {
+                self.ended.pop_front();
+            }
+            self.ended.push_back((self.stream_start, covered));
+            self.resume.announced = false;
+        }
+    }
+
     /// Whether a packet written on `conn` and not acknowledged is taken care of by the
     /// resume extension: kept by the current resumable stream, or requeued (or reported)
     /// when its stream ended.
@@ -787,14 +800,8 @@ impl<P: Clone, D> Tunnel<P, D> {
     /// reported); without a token the service never promised anything and the tunnel
     /// behaves as without the extension (PROTOCOL.md §5: what was written counts as sent).
     fn abandon_resume(&mut self) {
-        if self.resume.announced {
-            // Recent streams only: a send failure comes soon after its socket's end.
-            if self.ended.len() >= 4 {
-                self.ended.pop_front();
-            }
-            let covered = self.resume.token.is_some() && !self.resume.spent;
-            self.ended.push_back((self.stream_start, covered));
-        }
+        let covered = self.resume.token.is_some() && !self.resume.spent;
+        self.end_stream(covered);
         let kept = std::mem::take(&mut self.resume.kept);
         let kept = if self.resume.token.is_some() { kept } else { VecDeque::new() };
         self.requeue_at = self.requeue_at.saturating_add(kept.len());
@@ -835,6 +842,9 @@ impl<P: Clone, D> Tunnel<P, D> {
         self.retry_at = None;
         self.failed_tries = 0;
         self.status = TunnelStatus::Closed;
+        // Closed while its stream was live (`close()`, a server `close`): what it wrote
+        // counts as sent, and a late send failure there is reported.
+        self.end_stream(false);
         self.resume = Resume::new();
     }
 
