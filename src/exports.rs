@@ -252,6 +252,7 @@ pub fn on_socket_message(tid: u32, conn: u32, data: &JsValue) {
     driver::input(|c, st| c.handle_frame(id, conn, parsed, st));
 }
 
+#[inline(always)] // a hot path: inlined at opt-level "s" too
 fn dispatch_message(tid: u32, text: &JsValue, debug: bool) {
     let Some(message) = js::parse_after(text, frame::MESSAGE_PREFIX.len() as u32) else {
         if debug {
