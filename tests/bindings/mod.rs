@@ -198,8 +198,10 @@ async fn tunnel_round_trip_through_the_bindings() {
     assert_eq!(b::tunnel_status(tid), 2, "ACTIVE");
     assert_eq!(b::tunnel_emit(tid, &"speak".into(), &obj(&[("word", "你好".into())])), 0);
     let sent = Array::from(&get(&task, "sent"));
-    assert_eq!(sent.get(0), r#"message:{"type":"early"}"#);
-    assert_eq!(sent.get(1), r#"message:{"type":"speak","content":{"word":"你好"}}"#);
+    // The resume extension's announce first (docs/RESUME.md), then the packets in order.
+    assert_eq!(sent.get(0), "resumable:1");
+    assert_eq!(sent.get(1), r#"message:{"type":"early"}"#);
+    assert_eq!(sent.get(2), r#"message:{"type":"speak","content":{"word":"你好"}}"#);
     assert_eq!(seen.get(0).dyn_into::<Array>().unwrap().get(0), "connect");
 
     b::on_socket_message(tid, 1, &r#"message:{"type":"speak","content":{"a":"b:c"}}"#.into());
@@ -236,5 +238,26 @@ fn emit_reports_unencodable_content_and_unknown_tunnels() {
     Reflect::set(&cyclic, &"self".into(), &cyclic).unwrap();
     assert_eq!(b::tunnel_emit(tid, &"t".into(), &cyclic.into()), 1, "JSON cannot encode a cycle");
     assert_eq!(b::tunnel_emit(tid + 1000, &"t".into(), &JsValue::UNDEFINED), 2, "unknown tunnel");
+    b::tunnel_close(tid);
+}
+
+#[wasm_bindgen_test]
+async fn resume_extension_counts_and_acknowledges_through_the_bindings() {
+    let fake = setup();
+    let tid = b::tunnel_create("https://x.test/tunnel".into(), obj(&[]), false).unwrap();
+    b::tunnel_open(tid);
+    settle().await;
+    let task = Array::from(&get(&fake, "sockets")).get(0);
+    b::on_socket_open(tid, 1);
+    b::on_socket_message(tid, 1, &"resume-token:30:tok".into());
+    for i in 0..32 {
+        b::on_socket_message(tid, 1, &JsValue::from_str(&format!(r#"message:{{"type":"n","content":{i}}}"#)));
+    }
+    // A message of a stale connection is neither dispatched nor counted.
+    b::on_socket_message(tid, 9, &r#"message:{"type":"n"}"#.into());
+    let sent = Array::from(&get(&task, "sent"));
+    assert_eq!(sent.get(0), "resumable:1");
+    assert_eq!(sent.get(1), "ack:32", "an ack after 32 messages of the token's stream");
+    assert_eq!(sent.length(), 2);
     b::tunnel_close(tid);
 }
