@@ -16,6 +16,11 @@
 
 pub use wafer_core as core;
 
+/// The allocator: talc instead of std's dlmalloc on wasm (smaller and faster there).
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[global_allocator]
+static TALC: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 #[cfg(target_arch = "wasm32")]
 mod driver;
 #[cfg(target_arch = "wasm32")]
