@@ -67,6 +67,8 @@ export const state = {
   ops: new Map(),
   /** Tunnel handles by tunnel id (their `_listeners`: [[type, fn], …] in registration order). */
   tunnels: {},
+  /** The server message `message_in` parsed, until `message_dispatch`. */
+  message: undefined,
   /** Live SocketTasks by socketKey(tid, conn). */
   tasks: new Map(),
   /** Armed timers by slot. */
@@ -551,6 +553,38 @@ export function string_length(s) {
 /** `length << 16 | first UTF-16 unit` of a string (0 for an empty one; lengths saturate). */
 export function string_shape(s) {
   return ((Math.min(s.length, 65535) << 16) | (s.charCodeAt(0) | 0)) >>> 0;
+}
+
+/**
+ * An inbound frame, read in one call: -1 when `data` is not a string starting with
+ * `prefix` (not a message frame), -2 when its body is not JSON (or is null), -3 when the
+ * body has no string `type`; otherwise the type's `length << 16 | first UTF-16 unit` (as
+ * `string_shape`), and the parsed message is kept for `message_dispatch`.
+ */
+export function message_in(data, prefix) {
+  if (typeof data !== 'string' || !data.startsWith(prefix)) return -1;
+  var m;
+  try {
+    m = JSON.parse(data.slice(prefix.length));
+  } catch (e) {
+    return -2;
+  }
+  var t = m !== null && typeof m === 'object' ? m.type : undefined;
+  if (typeof t !== 'string') return -3;
+  state.message = m;
+  return ((Math.min(t.length, 65535) << 16) | (t.charCodeAt(0) | 0)) >>> 0;
+}
+
+/** The `type` of the message kept by `message_in`. */
+export function message_type() {
+  return state.message ? state.message.type : undefined;
+}
+
+/** Dispatches the message kept by `message_in` under `name` (undefined: its own type). */
+export function message_dispatch(tid, name) {
+  var m = state.message;
+  state.message = undefined;
+  if (m) tunnel_event(tid, name === undefined ? m.type : name, m.content);
 }
 
 /** Whether `data` is a string that starts with `prefix`. */

@@ -69,6 +69,8 @@ const state = {
   ops: new Map(),
   /** Tunnel handles by tunnel id (their `_listeners`: [[type, fn], …] in registration order). */
   tunnels: {},
+  /** The server message `message_in` parsed, until `message_dispatch`. */
+  message: undefined,
   /** Live SocketTasks by socketKey(tid, conn). */
   tasks: new Map(),
   /** Armed timers by slot. */
@@ -555,6 +557,38 @@ function string_shape(s) {
   return ((Math.min(s.length, 65535) << 16) | (s.charCodeAt(0) | 0)) >>> 0;
 }
 
+/**
+ * An inbound frame, read in one call: -1 when `data` is not a string starting with
+ * `prefix` (not a message frame), -2 when its body is not JSON (or is null), -3 when the
+ * body has no string `type`; otherwise the type's `length << 16 | first UTF-16 unit` (as
+ * `string_shape`), and the parsed message is kept for `message_dispatch`.
+ */
+function message_in(data, prefix) {
+  if (typeof data !== 'string' || !data.startsWith(prefix)) return -1;
+  var m;
+  try {
+    m = JSON.parse(data.slice(prefix.length));
+  } catch (e) {
+    return -2;
+  }
+  var t = m !== null && typeof m === 'object' ? m.type : undefined;
+  if (typeof t !== 'string') return -3;
+  state.message = m;
+  return ((Math.min(t.length, 65535) << 16) | (t.charCodeAt(0) | 0)) >>> 0;
+}
+
+/** The `type` of the message kept by `message_in`. */
+function message_type() {
+  return state.message ? state.message.type : undefined;
+}
+
+/** Dispatches the message kept by `message_in` under `name` (undefined: its own type). */
+function message_dispatch(tid, name) {
+  var m = state.message;
+  state.message = undefined;
+  if (m) tunnel_event(tid, name === undefined ? m.type : name, m.content);
+}
+
 /** Whether `data` is a string that starts with `prefix`. */
 function has_prefix(data, prefix) {
   return typeof data === 'string' && data.startsWith(prefix);
@@ -633,6 +667,9 @@ exports.request_shape = request_shape;
 exports.prop_string = prop_string;
 exports.string_length = string_length;
 exports.string_shape = string_shape;
+exports.message_in = message_in;
+exports.message_type = message_type;
+exports.message_dispatch = message_dispatch;
 exports.has_prefix = has_prefix;
 exports.parse_after = parse_after;
 exports.encode_packet = encode_packet;

@@ -9,7 +9,7 @@ use wafer_core::tunnel::{ConnId, TunnelStatus};
 use wasm_bindgen::prelude::*;
 
 use crate::driver::{self, fail, stored_value, WxHost};
-use crate::js::{self, Js, Key};
+use crate::js::{self, Js};
 
 // ------------------------------------------------------------------ session service
 
@@ -218,23 +218,27 @@ pub fn set_debug(on: bool) {
     driver::input(|c, _| c.set_debug(on));
 }
 
-/// A frame arrived. Message frames are decoded without copying them into wasm: the
-/// prefix is checked in place, the body goes to the engine's `JSON.parse`, and only the
-/// message type is read to pick the event name.
+/// A frame arrived. A message frame is read by the host in one call (prefix, the
+/// engine's `JSON.parse`, the type's length and first letter) without entering wasm
+/// memory; the driver decides whether it is dispatched and under which name.
 #[wasm_bindgen]
 pub fn on_socket_message(tid: u32, conn: u32, data: &JsValue) {
     let (id, conn) = (TunnelId(tid), ConnId(conn));
-    let is_message = js::MESSAGE_PREFIX.with(|p| js::has_prefix(data, p));
+    let shape = js::MESSAGE_PREFIX.with(|p| js::message_in(data, p));
+    let is_message = shape != NOT_MESSAGE;
     let state = driver::with(|d| {
         let live =
             if is_message { d.client.handle_message(id, conn) } else { d.client.is_current(id, conn).then_some(false) };
         (live, d.client.debug())
     });
     let Some((Some(ack), debug)) = state else {
-        return; // a stale socket
+        if is_message {
+            js::message_dispatch(0, JsValue::UNDEFINED); // forget it: a stale socket
+        }
+        return;
     };
     if is_message {
-        dispatch_message(tid, data, debug);
+        dispatch_message(tid, shape, debug);
         if ack {
             driver::input(|c, h| c.flush_tunnel(id, h));
         }
@@ -252,32 +256,29 @@ pub fn on_socket_message(tid: u32, conn: u32, data: &JsValue) {
     driver::input(|c, st| c.handle_frame(id, conn, parsed, st));
 }
 
-#[inline(always)] // a hot path: inlined at opt-level "s" too
-fn dispatch_message(tid: u32, text: &JsValue, debug: bool) {
-    let Some(message) = js::parse_after(text, frame::MESSAGE_PREFIX.len() as u32) else {
+/// `message_in`: not a message frame.
+const NOT_MESSAGE: f64 = -1.0;
+/// `message_in`: a body that is not JSON.
+const NOT_JSON: f64 = -2.0;
+
+fn dispatch_message(tid: u32, shape: f64, debug: bool) {
+    if shape < 0.0 {
         if debug {
-            js::log_line(&Line::tunnel(tid).s("frame in: message (not JSON: dropped)").0);
+            let why = if shape == NOT_JSON { "not JSON" } else { "no type" };
+            js::log_line(&Line::tunnel(tid).s("frame in: message (").s(why).s(": dropped)").0);
         }
-        return; // an unparsable body is dropped (docs/PROTOCOL.md §5)
-    };
-    let Some(ty) = Key::r#type.with(|k| js::prop_string(&message, k)) else {
-        if debug {
-            js::log_line(&Line::tunnel(tid).s("frame in: message (no type: dropped)").0);
-        }
-        return; // a message without a string type names no event
-    };
-    if debug {
-        let name = ty.as_string().unwrap_or_default();
-        js::log_line(&Line::tunnel(tid).s("frame in: message ").s(&name).0);
+        return; // dropped (docs/PROTOCOL.md §5): nothing was kept
     }
+    let shape = shape as u32;
     // Only a type that could be reserved (by length and first letter) is copied to be
     // compared; chat traffic like `speak` never is.
-    let shape = js::string_shape(&ty);
-    if frame::could_be_reserved(shape >> 16, shape & 0xFFFF) {
-        if let Some(name) = ty.as_string().filter(|n| frame::is_reserved(n)) {
-            js::tunnel_message(tid, JsValue::from_str(&frame::event_name(&name)), message);
-            return;
-        }
+    let reserved = frame::could_be_reserved(shape >> 16, shape & 0xFFFF) || debug;
+    let name = reserved.then(|| js::message_type().as_string()).flatten();
+    if debug {
+        js::log_line(&Line::tunnel(tid).s("frame in: message ").s(name.as_deref().unwrap_or("")).0);
     }
-    js::tunnel_message(tid, ty.into(), message);
+    match name.filter(|n| frame::is_reserved(n)) {
+        Some(name) => js::message_dispatch(tid, JsValue::from_str(&frame::event_name(&name))),
+        None => js::message_dispatch(tid, JsValue::UNDEFINED),
+    }
 }

@@ -68,6 +68,13 @@ extern "C" {
     pub fn string_length(s: &Text) -> u32;
     /// `length << 16 | first UTF-16 unit` of a string (lengths above 65535 saturate).
     pub fn string_shape(s: &Text) -> u32;
+    /// An inbound frame in one call: -1 not a message frame, -2 a body that is not JSON,
+    /// -3 no string `type`; else the type's shape (as `string_shape`), the message kept.
+    pub fn message_in(data: &JsValue, prefix: &JsValue) -> f64;
+    /// The `type` of the message kept by `message_in`.
+    pub fn message_type() -> JsValue;
+    /// Dispatches the kept message's `content` under `name` (undefined: its own type).
+    pub fn message_dispatch(tid: u32, name: JsValue);
     /// Whether `data` is a string starting with `prefix`.
     pub fn has_prefix(data: &JsValue, prefix: &JsValue) -> bool;
     /// `JSON.parse(text.slice(start))`, `None` when it is not JSON (or is `null`).
