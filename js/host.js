@@ -539,27 +539,16 @@ export function request_shape(options) {
   return shape;
 }
 
-/** `obj[key]` when it is a string, else undefined. */
-export function prop_string(obj, key) {
-  var v = prop(obj, key);
-  return typeof v === 'string' ? v : undefined;
-}
-
 /** The length of a string (UTF-16 units). */
 export function string_length(s) {
   return s.length;
 }
 
-/** `length << 16 | first UTF-16 unit` of a string (0 for an empty one; lengths saturate). */
-export function string_shape(s) {
-  return ((Math.min(s.length, 65535) << 16) | (s.charCodeAt(0) | 0)) >>> 0;
-}
-
 /**
  * An inbound frame, read in one call: -1 when `data` is not a string starting with
  * `prefix` (not a message frame), -2 when its body is not JSON (or is null), -3 when the
- * body has no string `type`; otherwise the type's `length << 16 | first UTF-16 unit` (as
- * `string_shape`), and the parsed message is kept for `message_dispatch`.
+ * body has no string `type`; otherwise the type's `length << 16 | first UTF-16 unit`,
+ * and the parsed message is kept for `message_dispatch`.
  */
 export function message_in(data, prefix) {
   if (typeof data !== 'string' || !data.startsWith(prefix)) return -1;
@@ -587,11 +576,6 @@ export function message_dispatch(tid, name) {
   if (m) tunnel_event(tid, name === undefined ? m.type : name, m.content);
 }
 
-/** Whether `data` is a string that starts with `prefix`. */
-export function has_prefix(data, prefix) {
-  return typeof data === 'string' && data.startsWith(prefix);
-}
-
 /** `JSON.parse(text.slice(start))`; undefined when it is not JSON. */
 export function parse_after(text, start) {
   try {
@@ -612,11 +596,6 @@ export function encode_packet(prefix, type, content) {
     jsonError = e;
     return undefined;
   }
-}
-
-/** Dispatches a server message: its `content` to the listeners of `name` and `*`. */
-export function tunnel_message(tid, name, message) {
-  tunnel_event(tid, name, message.content);
 }
 
 /** This copy's state (for the wasm-bindgen tests of the bindings). */

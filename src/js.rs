@@ -50,10 +50,6 @@ extern "C" {
     /// The host may drop its reference to the listeners of tunnel `tid` (re-attached when
     /// the page uses the handle again).
     pub fn tunnel_release(tid: u32);
-    /// Dispatches a parsed server message's `content` under `name`.
-    pub fn tunnel_message(tid: u32, name: JsValue, message: JsValue);
-    /// `obj[key]` when it is a string.
-    pub fn prop_string(obj: &JsValue, key: &JsValue) -> Option<Text>;
     /// Whether `obj[key]` is truthy.
     pub fn truthy_prop(obj: &JsValue, key: &JsValue) -> bool;
     /// `obj[key]` as a number (numeric strings too); NaN otherwise.
@@ -66,17 +62,13 @@ extern "C" {
     pub fn response_shape(res: &JsValue, magic: &JsValue) -> u32;
     /// `s.length` of a string.
     pub fn string_length(s: &Text) -> u32;
-    /// `length << 16 | first UTF-16 unit` of a string (lengths above 65535 saturate).
-    pub fn string_shape(s: &Text) -> u32;
     /// An inbound frame in one call: -1 not a message frame, -2 a body that is not JSON,
-    /// -3 no string `type`; else the type's shape (as `string_shape`), the message kept.
+    /// -3 no string `type`; else the type's `length << 16 | first UTF-16 unit`, the message kept.
     pub fn message_in(data: &JsValue, prefix: &JsValue) -> f64;
     /// The `type` of the message kept by `message_in`.
     pub fn message_type() -> JsValue;
     /// Dispatches the kept message's `content` under `name` (undefined: its own type).
     pub fn message_dispatch(tid: u32, name: JsValue);
-    /// Whether `data` is a string starting with `prefix`.
-    pub fn has_prefix(data: &JsValue, prefix: &JsValue) -> bool;
     /// `JSON.parse(text.slice(start))`, `None` when it is not JSON (or is `null`).
     pub fn parse_after(text: &JsValue, start: u32) -> Option<JsValue>;
     /// `prefix + JSON.stringify({type, content})`, `None` when it throws (see `json_error`).

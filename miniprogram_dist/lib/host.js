@@ -541,27 +541,16 @@ function request_shape(options) {
   return shape;
 }
 
-/** `obj[key]` when it is a string, else undefined. */
-function prop_string(obj, key) {
-  var v = prop(obj, key);
-  return typeof v === 'string' ? v : undefined;
-}
-
 /** The length of a string (UTF-16 units). */
 function string_length(s) {
   return s.length;
 }
 
-/** `length << 16 | first UTF-16 unit` of a string (0 for an empty one; lengths saturate). */
-function string_shape(s) {
-  return ((Math.min(s.length, 65535) << 16) | (s.charCodeAt(0) | 0)) >>> 0;
-}
-
 /**
  * An inbound frame, read in one call: -1 when `data` is not a string starting with
  * `prefix` (not a message frame), -2 when its body is not JSON (or is null), -3 when the
- * body has no string `type`; otherwise the type's `length << 16 | first UTF-16 unit` (as
- * `string_shape`), and the parsed message is kept for `message_dispatch`.
+ * body has no string `type`; otherwise the type's `length << 16 | first UTF-16 unit`,
+ * and the parsed message is kept for `message_dispatch`.
  */
 function message_in(data, prefix) {
   if (typeof data !== 'string' || !data.startsWith(prefix)) return -1;
@@ -589,11 +578,6 @@ function message_dispatch(tid, name) {
   if (m) tunnel_event(tid, name === undefined ? m.type : name, m.content);
 }
 
-/** Whether `data` is a string that starts with `prefix`. */
-function has_prefix(data, prefix) {
-  return typeof data === 'string' && data.startsWith(prefix);
-}
-
 /** `JSON.parse(text.slice(start))`; undefined when it is not JSON. */
 function parse_after(text, start) {
   try {
@@ -614,11 +598,6 @@ function encode_packet(prefix, type, content) {
     jsonError = e;
     return undefined;
   }
-}
-
-/** Dispatches a server message: its `content` to the listeners of `name` and `*`. */
-function tunnel_message(tid, name, message) {
-  tunnel_event(tid, name, message.content);
 }
 
 /** This copy's state (for the wasm-bindgen tests of the bindings). */
@@ -664,15 +643,11 @@ exports.number_prop = number_prop;
 exports.response_body = response_body;
 exports.response_shape = response_shape;
 exports.request_shape = request_shape;
-exports.prop_string = prop_string;
 exports.string_length = string_length;
-exports.string_shape = string_shape;
 exports.message_in = message_in;
 exports.message_type = message_type;
 exports.message_dispatch = message_dispatch;
-exports.has_prefix = has_prefix;
 exports.parse_after = parse_after;
 exports.encode_packet = encode_packet;
-exports.tunnel_message = tunnel_message;
 exports.host_state = host_state;
 exports.bind = bind;
