@@ -571,7 +571,10 @@ function message_type() {
   return state.message ? state.message.type : undefined;
 }
 
-/** Dispatches the message kept by `message_in` under `name` (undefined: its own type). */
+/**
+ * Dispatches the message kept by `message_in` under `name` (undefined: its own type), and
+ * forgets it. Tunnel id 0 names no tunnel (ids start at 1): the message is only forgotten.
+ */
 function message_dispatch(tid, name) {
   var m = state.message;
   state.message = undefined;

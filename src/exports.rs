@@ -233,7 +233,8 @@ pub fn on_socket_message(tid: u32, conn: u32, data: &JsValue) {
     });
     let Some((Some(ack), debug)) = state else {
         if is_message {
-            js::message_dispatch(0, JsValue::UNDEFINED); // forget it: a stale socket
+            // A stale socket: tunnel id 0 names no tunnel, so the kept message is only forgotten.
+            js::message_dispatch(0, JsValue::UNDEFINED);
         }
         return;
     };

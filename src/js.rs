@@ -67,7 +67,8 @@ extern "C" {
     pub fn message_in(data: &JsValue, prefix: &JsValue) -> f64;
     /// The `type` of the message kept by `message_in`.
     pub fn message_type() -> JsValue;
-    /// Dispatches the kept message's `content` under `name` (undefined: its own type).
+    /// Dispatches the kept message's `content` under `name` (undefined: its own type) and
+    /// forgets it; tunnel id 0 (no tunnel: ids start at 1) only forgets it.
     pub fn message_dispatch(tid: u32, name: JsValue);
     /// `JSON.parse(text.slice(start))`, `None` when it is not JSON (or is `null`).
     pub fn parse_after(text: &JsValue, start: u32) -> Option<JsValue>;

@@ -209,6 +209,12 @@ impl SessionStore for MemoryStore {
 /// Behaviour every [`SessionStore`] must show (run against each implementation). Times
 /// are relative to the real clock (a Redis store expires keys by it). A store may hold
 /// other tests' sessions: each test uses its own openIds and ids.
+///
+/// Test assertions only: every function here panics on a failed expectation by design
+/// (`unwrap`, `assert!`), and only tests call them (this crate's unit tests and
+/// `services/tests/redis.rs`, which cannot reach a `#[cfg(test)]` module); no service code
+/// path does.
+#[doc(hidden)]
 pub mod behaviour {
     use super::*;
 
