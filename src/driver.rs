@@ -104,7 +104,7 @@ pub fn now() -> Millis {
 
 /// Runs `f` on the driver state. `None` only if called while the state is borrowed,
 /// which the pump design rules out (no JS runs inside `f` but wx storage calls).
-#[inline(always)] // a hot path: inlined at opt-level "s" too
+#[inline(always)] // a hot path (measured: the module no bigger, inbound no slower)
 pub fn with<R>(f: impl FnOnce(&mut Driver) -> R) -> Option<R> {
     DRIVER.with(|d| d.try_borrow_mut().ok().map(|mut d| f(&mut d)))
 }

@@ -130,7 +130,7 @@ macro_rules! keys {
         pub enum Key { $($name),* }
         impl Key {
             /// Runs `f` with the cached JS string of the key.
-            #[inline(always)] // a hot path: inlined at opt-level "s" too
+            #[inline(always)] // a hot path (measured: the module no bigger, inbound no slower)
             pub fn with<R>(self, f: impl FnOnce(&JsValue) -> R) -> R {
                 match self { $(Key::$name => key_strings::$name.with(|k| f(k)),)* }
             }

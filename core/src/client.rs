@@ -240,7 +240,7 @@ impl<V: HostValue> Client<V> {
     }
 
     /// Whether the debug log is on (the host logs the message frames it dispatches itself).
-    #[inline(always)] // a hot path: inlined at opt-level "s" too
+    #[inline(always)] // a hot path (measured: the module no bigger, inbound no slower)
     pub fn debug(&self) -> bool {
         self.debug
     }
@@ -445,7 +445,7 @@ impl<V: HostValue> Client<V> {
 
     /// `tunnel.emit(type, content)` with the encoded `packet`. `idle`: the host performs
     /// no output right now (then an active tunnel may send directly).
-    #[inline(always)] // a hot path: inlined at opt-level "s" too
+    #[inline(always)] // a hot path (measured: the module no bigger, inbound no slower)
     pub fn emit(&mut self, id: TunnelId, packet: V, idle: bool, host: &mut impl Host<V>) -> Emitted<V> {
         // With the debug log on, every send goes through the outputs (and is logged).
         let direct = idle && !self.debug && self.outputs.is_empty();
@@ -473,7 +473,7 @@ impl<V: HostValue> Client<V> {
     }
 
     /// Whether `conn` is the live connection of `tunnel` (its frames may be dispatched).
-    #[inline(always)] // a hot path: inlined at opt-level "s" too
+    #[inline(always)] // a hot path (measured: the module no bigger, inbound no slower)
     pub fn is_current(&self, id: TunnelId, conn: ConnId) -> bool {
         self.find(id).is_some_and(|s| s.machine.is_current(conn))
     }
@@ -481,7 +481,7 @@ impl<V: HostValue> Client<V> {
     /// A message frame arrived on `conn`: `None` for a stale connection (not dispatched),
     /// else whether counting it for the resume extension queued an output (an `ack`:
     /// then call [`Client::flush_tunnel`]).
-    #[inline(always)] // a hot path: inlined at opt-level "s" too
+    #[inline(always)] // a hot path (measured: the module no bigger, inbound no slower)
     pub fn handle_message(&mut self, id: TunnelId, conn: ConnId) -> Option<bool> {
         let slot = self.find_mut(id)?;
         slot.machine.is_current(conn).then(|| slot.machine.handle_message())
@@ -588,12 +588,12 @@ impl<V: HostValue> Client<V> {
 
     // ------------------------------------------------------------ internals
 
-    #[inline(always)] // a hot path: inlined at opt-level "s" too
+    #[inline(always)] // a hot path (measured: the module no bigger, inbound no slower)
     fn find(&self, id: TunnelId) -> Option<&TunnelSlot<V>> {
         self.slot(id).and_then(|i| self.tunnels.get(i))
     }
 
-    #[inline(always)] // a hot path: inlined at opt-level "s" too
+    #[inline(always)] // a hot path (measured: the module no bigger, inbound no slower)
     fn find_mut(&mut self, id: TunnelId) -> Option<&mut TunnelSlot<V>> {
         self.slot(id).and_then(|i| self.tunnels.get_mut(i))
     }

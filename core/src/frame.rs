@@ -272,7 +272,7 @@ pub fn encode_timeout(secs: u64) -> String {
 
 /// Whether a message type of `len` UTF-16 units starting with unit `first` may be one of
 /// [`RESERVED_EVENTS`] (a cheap test before the type is copied to be compared).
-#[inline(always)] // a hot path: inlined at opt-level "s" too
+#[inline(always)] // a hot path (measured: the module no bigger, inbound no slower)
 pub fn could_be_reserved(len: u32, first: u32) -> bool {
     RESERVED_EVENTS.iter().any(|name| name.len() as u32 == len && name.bytes().next().map(u32::from) == Some(first))
 }

@@ -363,7 +363,7 @@ impl<P: Clone, D> Tunnel<P, D> {
     }
 
     /// Whether `conn` is the live connection (its frames may be dispatched).
-    #[inline(always)] // a hot path: inlined at opt-level "s" too
+    #[inline(always)] // a hot path (measured: the module no bigger, inbound no slower)
     pub fn is_current(&self, conn: ConnId) -> bool {
         self.conn == Some(conn)
     }
@@ -578,7 +578,7 @@ impl<P: Clone, D> Tunnel<P, D> {
 
     /// A message frame arrived on the live connection (counted for the resume extension);
     /// `true` when that added an output (an `ack`).
-    #[inline(always)] // a hot path: inlined at opt-level "s" too
+    #[inline(always)] // a hot path (measured: the module no bigger, inbound no slower)
     pub fn handle_message(&mut self) -> bool {
         if self.resume.token.is_none() || self.status != TunnelStatus::Active {
             return false;
@@ -666,7 +666,7 @@ impl<P: Clone, D> Tunnel<P, D> {
 
     /// The connection an `emit` would send on at once (active, nothing queued): a driver
     /// may send there itself instead of calling `emit`, with the same effect.
-    #[inline(always)] // a hot path: inlined at opt-level "s" too
+    #[inline(always)] // a hot path (measured: the module no bigger, inbound no slower)
     pub fn active_conn(&self) -> Option<ConnId> {
         match (self.status, self.conn) {
             (TunnelStatus::Active, Some(conn)) if self.queue.is_empty() => Some(conn),
@@ -677,7 +677,7 @@ impl<P: Clone, D> Tunnel<P, D> {
     /// `emit` of `packet` by a driver that sends it itself on the returned connection
     /// ([`Tunnel::active_conn`]): numbered and kept for the resume extension as `emit`
     /// would. `None` (nothing done) when `emit` would not send at once.
-    #[inline(always)] // a hot path: inlined at opt-level "s" too
+    #[inline(always)] // a hot path (measured: the module no bigger, inbound no slower)
     pub fn emit_direct(&mut self, packet: &P) -> Option<ConnId> {
         let conn = self.active_conn()?;
         self.keep(packet);
@@ -719,7 +719,7 @@ impl<P: Clone, D> Tunnel<P, D> {
     }
 
     /// Numbers and keeps a packet being written, while the stream keeps them.
-    #[inline(always)] // a hot path: inlined at opt-level "s" too
+    #[inline(always)] // a hot path (measured: the module no bigger, inbound no slower)
     fn keep(&mut self, packet: &P) {
         let r = &mut self.resume;
         if r.keeping() {
